@@ -1,0 +1,6 @@
+#!/bin/sh
+set -e
+cd "$(dirname "$0")/.."
+
+exec python3 -m celery -A glitchtip beat -l info \
+    -s "${CELERY_BEAT_SCHEDULE_FILENAME:-/tmp/celerybeat-schedule}"

@@ -1,0 +1,7 @@
+#!/bin/sh
+set -e
+cd "$(dirname "$0")/.."
+
+exec python3 -m celery -A glitchtip worker -B -l info \
+    -s "${CELERY_BEAT_SCHEDULE_FILENAME:-/tmp/celerybeat-schedule}" \
+    --concurrency "${CELERY_WORKER_CONCURRENCY:-2}"

@@ -1,0 +1,35 @@
+# -*- coding: utf-8 -*-
+# Copyright: glitchtip-aio contributors
+# MIT License (see LICENSE)
+"""Filters the image templates use to escape values for supervisord and Dockerfile syntax."""
+
+from __future__ import annotations
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.glitchtip.aio.plugins.module_utils import render
+from ansible_collections.glitchtip.aio.plugins.module_utils.aio_runtime import settings as aio_settings
+
+
+def _wrap(function):
+    def filter_(value, *args):
+        try:
+            return function(value, *args)
+        except ValueError as exc:
+            raise AnsibleFilterError(str(exc)) from exc
+    filter_.__name__ = function.__name__
+    filter_.__doc__ = function.__doc__
+    return filter_
+
+
+def mask_values(text, secrets):
+    """Replace each secret value (and its URL-quoted form) in text by ********."""
+    return aio_settings.redact(str(text), [str(secret) for secret in secrets])
+
+
+class FilterModule:
+    def filters(self):
+        filters = {name: _wrap(getattr(render, name)) for name in (
+            "supervisor_value", "supervisor_quoted", "supervisor_environment", "program_name", "image_reference")}
+        filters["mask_values"] = mask_values
+        return filters

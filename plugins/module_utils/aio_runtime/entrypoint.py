@@ -1,0 +1,44 @@
+# -*- coding: utf-8 -*-
+# Copyright: glitchtip-aio contributors
+# MIT License (see LICENSE)
+"""The container's PID 1 preparation: check the environment, lay out runtime dirs, exec supervisord."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+
+from . import settings as aio_settings
+
+SUPERVISORD_CONF = "/etc/supervisor/supervisord.conf"
+
+
+def missing_secrets(settings, environ):
+    required = [aio_settings.SECRET_KEY_ENV]
+    if "postgres" in settings["programs"]:
+        required.append(aio_settings.DB_PASSWORD_ENV)
+    return [name for name in required if not environ.get(name)]
+
+
+def prepare(settings, environ):
+    missing = missing_secrets(settings, environ)
+    if missing:
+        raise SystemExit("glitchtip-aio: %s not set in the container environment; deploy with the "
+                         "glitchtip.aio.container role or pass them with -e" % ", ".join(missing))
+    run_dir = settings["paths"]["run"]
+    # Markers from a previous start must not let web start before this start's migration.
+    shutil.rmtree(run_dir, ignore_errors=True)
+    os.makedirs(run_dir, mode=0o700)
+    os.makedirs(settings["paths"]["logs"], exist_ok=True)
+    app = pwd.getpwnam(settings["app"]["user"])
+    uploads = settings["paths"]["uploads"]
+    os.makedirs(uploads, exist_ok=True)
+    stat = os.stat(uploads)
+    if stat.st_uid != app.pw_uid:
+        os.chown(uploads, app.pw_uid, app.pw_gid)
+
+
+def exec_supervisord(settings, environ):
+    prepare(settings, environ)
+    os.execve("/usr/bin/supervisord", ["supervisord", "--nodaemon", "-c", SUPERVISORD_CONF], environ)

@@ -1,0 +1,158 @@
+# -*- coding: utf-8 -*-
+# Copyright: glitchtip-aio contributors
+# MIT License (see LICENSE)
+"""Health rules: pure decisions over what the probes saw.
+
+One implementation used by the Docker health check, the deploy wait (the
+``health`` module), ``health.yml`` and the scheduled restart.
+"""
+
+from __future__ import annotations
+
+OK = "ok"
+DEGRADED = "degraded"
+DOWN = "down"
+UNKNOWN = "unknown"
+
+# Worst first wins when components are combined; "unknown" (no answer) is not "down".
+_RANK = {OK: 0, UNKNOWN: 1, DEGRADED: 2, DOWN: 3}
+
+LONG_RUNNING = "service"
+ONESHOT = "oneshot"
+
+DISK_DEGRADED_PERCENT = 90.0
+DISK_DOWN_PERCENT = 98.0
+REDIS_MEMORY_DEGRADED_RATIO = 0.9
+
+
+def component(name, status, reason, elapsed_ms=0.0, **details):
+    return {"name": name, "status": status, "reason": reason, "elapsed_ms": round(elapsed_ms, 1),
+            "details": details}
+
+
+def worst(statuses):
+    statuses = list(statuses)
+    if not statuses:
+        return UNKNOWN
+    return max(statuses, key=lambda status: _RANK[status])
+
+
+def program_status(kind, info):
+    """Status of one supervisord program from its getProcessInfo dict."""
+    state = info.get("statename", "UNKNOWN")
+    if kind == ONESHOT:
+        if state == "EXITED":
+            if info.get("exitstatus") == 0:
+                return OK, "finished (exit 0)"
+            return DOWN, "failed (exit %s)" % info.get("exitstatus")
+        if state in ("STARTING", "RUNNING"):
+            return DEGRADED, "still running"
+        return DOWN, state
+    if state == "RUNNING":
+        return OK, "running"
+    if state in ("STARTING", "STOPPING"):
+        return DEGRADED, state.lower()
+    # BACKOFF, FATAL, EXITED, STOPPED, UNKNOWN: not serving.
+    return DOWN, state
+
+
+def supervisor_component(programs, infos, elapsed_ms=0.0):
+    """programs: {name: kind}; infos: getAllProcessInfo keyed by name (None: no answer)."""
+    if infos is None:
+        return component("supervisor", UNKNOWN, "supervisord did not answer", elapsed_ms)
+    per_program = {}
+    for name, kind in sorted(programs.items()):
+        info = infos.get(name)
+        if info is None:
+            per_program[name] = {"status": DOWN, "state": "MISSING", "reason": "not configured", "pid": 0}
+            continue
+        status, reason = program_status(kind, info)
+        per_program[name] = {"status": status, "state": info.get("statename"), "reason": reason,
+                             "pid": info.get("pid", 0)}
+    status = worst(p["status"] for p in per_program.values())
+    bad = ["%s %s" % (name, p["reason"]) for name, p in per_program.items() if p["status"] != OK]
+    reason = "; ".join(bad) if bad else "all %d programs ok" % len(per_program)
+    return component("supervisor", status, reason, elapsed_ms, programs=per_program)
+
+
+def disk_status(total, used):
+    """(percent used, status) of a filesystem."""
+    percent = 100.0 * used / total if total else 0.0
+    if percent >= DISK_DOWN_PERCENT:
+        status = DOWN
+    elif percent >= DISK_DEGRADED_PERCENT:
+        status = DEGRADED
+    else:
+        status = OK
+    return percent, status
+
+
+def redis_memory_status(used, maxmemory):
+    if maxmemory and used >= REDIS_MEMORY_DEGRADED_RATIO * maxmemory:
+        return DEGRADED, "memory %d of %d bytes" % (used, maxmemory)
+    return OK, "PONG"
+
+
+def overall(components):
+    return worst(c["status"] for c in components)
+
+
+def report(components):
+    return {"status": overall(components), "components": {c["name"]: c for c in components}}
+
+
+def hopeless(report_):
+    """Why waiting for health is pointless now (a definitive failure), or None.
+
+    FATAL means supervisord gave up on a program; a one-shot that exited
+    non-zero (a failed migration) never comes back by itself either.
+    """
+    sup = report_.get("components", {}).get("supervisor")
+    if not sup:
+        return None
+    failed = []
+    for name, program in sup.get("details", {}).get("programs", {}).items():
+        if program.get("state") == "FATAL" or (program.get("state") == "EXITED" and program.get("status") == DOWN
+                                               and program.get("reason", "").startswith("failed")):
+            failed.append(name)
+    if failed:
+        return {"programs": sorted(failed), "reason": "%s failed for good" % ", ".join(sorted(failed))}
+    return None
+
+
+def failing_programs(report_):
+    """Programs whose logs an operator wants to see when health is not ok."""
+    sup = report_.get("components", {}).get("supervisor", {})
+    programs = sup.get("details", {}).get("programs", {})
+    return sorted(name for name, program in programs.items() if program.get("status") != OK)
+
+
+def wait_until_healthy(observe, timeout, interval, clock, sleep):
+    """Poll observe() until the report is ok, a definitive failure shows, or the deadline passes.
+
+    observe() returns (report or None, fatal reason or None); a fatal reason
+    (e.g. the container died) ends the wait at once. Returns
+    (outcome, last report, reason, attempts) with outcome "ok", "failed" or "timeout".
+    """
+    deadline = clock() + timeout
+    attempts = 0
+    last = None
+    while True:
+        attempts += 1
+        last, fatal = observe()
+        if fatal:
+            return "failed", last, fatal, attempts
+        if last is not None:
+            if last.get("status") == OK:
+                return "ok", last, None, attempts
+            gave_up = hopeless(last)
+            if gave_up:
+                return "failed", last, gave_up["reason"], attempts
+        if clock() + interval > deadline:
+            reason = "not healthy after %ds" % timeout
+            if last is not None:
+                bad = ["%s: %s" % (name, item["reason"]) for name, item in sorted(last["components"].items())
+                       if item["status"] != OK]
+                reason += " (%s)" % "; ".join(bad)
+            return "timeout", last, reason, attempts
+        sleep(interval)

@@ -1,0 +1,214 @@
+# -*- coding: utf-8 -*-
+# Copyright: glitchtip-aio contributors
+# MIT License (see LICENSE)
+"""Probes that look at the running services from inside the container.
+
+Each returns a health component (see health.py); none changes anything.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+
+from . import health, pgtools, settings as aio_settings, supervisor_rpc
+
+
+def _elapsed_ms(started):
+    return (time.monotonic() - started) * 1000.0
+
+
+def probe_supervisor(settings, socket_path=supervisor_rpc.DEFAULT_SOCKET):
+    started = time.monotonic()
+    programs = {name: spec["kind"] for name, spec in settings["programs"].items()}
+    try:
+        infos = supervisor_rpc.process_infos(supervisor_rpc.connect(socket_path))
+    except (OSError, Exception):  # any transport or RPC fault means "no answer"
+        infos = None
+    return health.supervisor_component(programs, infos, _elapsed_ms(started))
+
+
+def psql(settings, environ, sql, timeout=5.0):
+    """Run one query as the app role over TCP with scram; returns (rc, stdout, stderr)."""
+    pg = settings["postgres"]
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PGPASSWORD": environ.get(aio_settings.DB_PASSWORD_ENV, ""),
+           "PGCONNECT_TIMEOUT": str(max(1, int(timeout)))}
+    cmd = [pgtools.binary("psql"), "-h", "127.0.0.1", "-p", str(pg["port"]), "-U", pg["user"], "-d", pg["database"],
+           "-XAtq", "-v", "ON_ERROR_STOP=1", "-c", sql]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout + 1)
+    return proc.returncode, proc.stdout.strip(), proc.stderr.strip()
+
+
+def probe_postgres(settings, environ):
+    """A real login with the deployment's credentials and a query."""
+    started = time.monotonic()
+    try:
+        rc, out, err = psql(settings, environ, "SELECT 1, (SELECT count(*) FROM pg_stat_activity)")
+    except (OSError, subprocess.TimeoutExpired, pgtools.PostgresNotInstalled) as exc:
+        return health.component("postgres", health.DOWN, str(exc), _elapsed_ms(started))
+    if rc != 0:
+        reason = aio_settings.redact(err.splitlines()[-1] if err else "psql exit %d" % rc,
+                                     aio_settings.secret_values(environ))
+        return health.component("postgres", health.DOWN, reason, _elapsed_ms(started))
+    connections = int(out.split("|")[1])
+    return health.component("postgres", health.OK, "SELECT 1 as %s" % settings["postgres"]["user"],
+                            _elapsed_ms(started), connections=connections)
+
+
+def _resp_command(*args):
+    parts = ["*%d\r\n" % len(args)]
+    for arg in args:
+        data = arg.encode("utf-8")
+        parts.append("$%d\r\n" % len(data))
+        parts.append(data.decode("utf-8") + "\r\n")
+    return "".join(parts).encode("utf-8")
+
+
+def _read_reply(stream):
+    line = stream.readline()
+    if not line:
+        raise OSError("connection closed")
+    kind, rest = line[:1], line[1:].rstrip(b"\r\n")
+    if kind in (b"+", b":"):
+        return rest.decode()
+    if kind == b"-":
+        raise RedisError(rest.decode())
+    if kind == b"$":
+        length = int(rest)
+        if length < 0:
+            return None
+        data = stream.read(length + 2)
+        return data[:-2].decode("utf-8", "replace")
+    if kind == b"*":
+        return [_read_reply(stream) for _ in range(int(rest))]
+    raise OSError("unexpected reply %r" % line[:20])
+
+
+class RedisError(Exception):
+    pass
+
+
+def redis_commands(port, password, commands, timeout=3.0):
+    """Send commands over a plain socket (no client library in the image); returns replies."""
+    with socket.create_connection(("127.0.0.1", int(port)), timeout=timeout) as sock:
+        stream = sock.makefile("rb")
+        if password:
+            sock.sendall(_resp_command("AUTH", password))
+            _read_reply(stream)
+        replies = []
+        for command in commands:
+            sock.sendall(_resp_command(*command))
+            replies.append(_read_reply(stream))
+        return replies
+
+
+def _info_fields(text):
+    fields = {}
+    for line in text.splitlines():
+        if ":" in line and not line.startswith("#"):
+            key, value = line.split(":", 1)
+            fields[key] = value
+    return fields
+
+
+def probe_redis(settings, environ):
+    started = time.monotonic()
+    queues = settings["redis"].get("queues", ["celery"])
+    try:
+        replies = redis_commands(settings["redis"]["port"], environ.get(aio_settings.REDIS_PASSWORD_ENV, ""),
+                                 [("PING",), ("INFO", "memory")] + [("LLEN", queue) for queue in queues])
+    except (OSError, RedisError) as exc:
+        return health.component("redis", health.DOWN, str(exc), _elapsed_ms(started))
+    memory = _info_fields(replies[1])
+    used, maxmemory = int(memory.get("used_memory", 0)), int(memory.get("maxmemory", 0))
+    status, reason = health.redis_memory_status(used, maxmemory)
+    lengths = {queue: int(length) for queue, length in zip(queues, replies[2:])}
+    return health.component("redis", status, reason, _elapsed_ms(started), used_memory=used, maxmemory=maxmemory,
+                            policy=memory.get("maxmemory_policy"), queues=lengths)
+
+
+def probe_web(settings, timeout=5.0):
+    """GET the health path: proves the web server answers, nothing behind it."""
+    started = time.monotonic()
+    url = "http://127.0.0.1:%d%s" % (int(settings["web"]["port"]), settings["web"]["health_path"])
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            code = response.status
+    except urllib.error.HTTPError as exc:
+        code = exc.code
+    except (OSError, ValueError) as exc:
+        return health.component("web", health.DOWN, str(getattr(exc, "reason", exc)), _elapsed_ms(started))
+    elapsed = _elapsed_ms(started)
+    status = health.OK if code == 200 else health.DOWN
+    return health.component("web", status, "HTTP %d from %s" % (code, settings["web"]["health_path"]), elapsed,
+                            http_status=code, latency_ms=round(elapsed, 1))
+
+
+def _cgroup_memory():
+    for current, limit in (("/sys/fs/cgroup/memory.current", "/sys/fs/cgroup/memory.max"),
+                           ("/sys/fs/cgroup/memory/memory.usage_in_bytes",
+                            "/sys/fs/cgroup/memory/memory.limit_in_bytes")):
+        try:
+            with open(current) as handle:
+                used = int(handle.read().strip())
+            with open(limit) as handle:
+                raw = handle.read().strip()
+            return used, (None if raw == "max" or int(raw) >= 1 << 60 else int(raw))
+        except (OSError, ValueError):
+            continue
+    return None, None
+
+
+def probe_host(settings):
+    started = time.monotonic()
+    data_dir = settings["paths"]["data"]
+    usage = shutil.disk_usage(data_dir)
+    percent, status = health.disk_status(usage.total, usage.used)
+    memory_used, memory_limit = _cgroup_memory()
+    load = os.getloadavg()
+    return health.component("host", status, "data volume %.1f%% used" % percent, _elapsed_ms(started),
+                            disk_total=usage.total, disk_used=usage.used, disk_percent=round(percent, 1),
+                            memory_used=memory_used, memory_limit=memory_limit, load=[round(x, 2) for x in load])
+
+
+def probe_worker(settings, supervisor_component):
+    """Worker liveness as far as this probe can prove it.
+
+    supervisord tells whether the process lives; whether it consumes tasks is
+    not proven here, so a running worker is "ok" with that said in the reason.
+    """
+    started = time.monotonic()
+    programs = supervisor_component.get("details", {}).get("programs", {})
+    worker = programs.get("worker")
+    if worker is None:
+        return health.component("worker", health.UNKNOWN, "no worker program configured", _elapsed_ms(started))
+    return health.component("worker", worker["status"], "process %s" % worker["reason"], _elapsed_ms(started),
+                            pid=worker.get("pid"))
+
+
+COMPONENTS = ("supervisor", "postgres", "redis", "web", "worker", "host")
+
+
+def run(settings, environ, components=COMPONENTS):
+    """Probe the selected components and combine them into one report."""
+    results = []
+    supervisor = probe_supervisor(settings)
+    wanted = set(components)
+    if "supervisor" in wanted:
+        results.append(supervisor)
+    if "postgres" in wanted and "postgres" in settings["programs"]:
+        results.append(probe_postgres(settings, environ))
+    if "redis" in wanted and "redis" in settings["programs"]:
+        results.append(probe_redis(settings, environ))
+    if "web" in wanted:
+        results.append(probe_web(settings))
+    if "worker" in wanted:
+        results.append(probe_worker(settings, supervisor))
+    if "host" in wanted:
+        results.append(probe_host(settings))
+    return health.report(results)

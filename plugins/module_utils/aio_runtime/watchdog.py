@@ -1,0 +1,60 @@
+# -*- coding: utf-8 -*-
+# Copyright: glitchtip-aio contributors
+# MIT License (see LICENSE)
+"""supervisord event listener that ends the container when a program is lost for good.
+
+A long-running program in FATAL (supervisord gave up restarting it) or a one-shot
+that exited with an unexpected code (a failed migration) shuts supervisord down,
+so the container exits and Docker's restart policy acts, instead of the container
+looking alive with a dead service inside.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from . import supervisor_rpc
+
+
+def parse_tokens(line):
+    """supervisord's "key:value key:value" header/payload format."""
+    return dict(token.split(":", 1) for token in line.split() if ":" in token)
+
+
+def shutdown_reason(event_name, payload, programs):
+    """Why this event must end the container, or None."""
+    name = payload.get("processname", "")
+    if name not in programs:
+        return None
+    if event_name == "PROCESS_STATE_FATAL":
+        return "%s entered FATAL (supervisord gave up restarting it)" % name
+    if event_name == "PROCESS_STATE_EXITED" and payload.get("expected") == "0" \
+            and programs[name].get("kind") == "oneshot":
+        return "%s exited unexpectedly" % name
+    return None
+
+
+def listen(settings, stdin=sys.stdin, stdout=sys.stdout, stderr=sys.stderr, shutdown=None):
+    """The listener loop (supervisord's READY / RESULT protocol)."""
+    programs = settings["programs"]
+    if shutdown is None:
+        def shutdown():
+            supervisor_rpc.connect().supervisor.shutdown()
+    while True:
+        stdout.write("READY\n")
+        stdout.flush()
+        header_line = stdin.readline()
+        if not header_line:
+            return
+        header = parse_tokens(header_line)
+        payload = parse_tokens(stdin.read(int(header.get("len", 0))).split("\n", 1)[0])
+        reason = shutdown_reason(header.get("eventname", ""), payload, programs)
+        if reason:
+            stderr.write("[aio watchdog] %s: stopping the container so its restart policy acts\n" % reason)
+            stderr.flush()
+            try:
+                shutdown()
+            except Exception as exc:  # keep listening; supervisord may already be going down
+                stderr.write("[aio watchdog] shutdown request failed: %s\n" % exc)
+        stdout.write("RESULT 2\nOK")
+        stdout.flush()

@@ -1,0 +1,111 @@
+# -*- coding: utf-8 -*-
+# Copyright: glitchtip-aio contributors
+# MIT License (see LICENSE)
+"""Reaching the AIO container from the host through the Docker SDK for Python.
+
+The modules are thin adapters: they run the in-container ``aio`` command here
+and turn its JSON into Ansible results. community.docker's own module_utils are
+not a public API, so this uses the SDK directly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+try:
+    import docker
+    from docker.errors import APIError, DockerException, NotFound
+    HAS_DOCKER = True
+    DOCKER_IMPORT_ERROR = None
+except ImportError as exc:  # reported by the module with missing_required_lib
+    HAS_DOCKER = False
+    DOCKER_IMPORT_ERROR = exc
+    DockerException = APIError = NotFound = Exception
+
+from .aio_runtime import settings as aio_settings
+
+
+class ContainerError(Exception):
+    pass
+
+
+class AioContainer:
+    """One AIO container: its state, its secrets (for redaction) and the aio command."""
+
+    def __init__(self, name, docker_host=None, timeout=60):
+        try:
+            self.client = docker.DockerClient(base_url=docker_host, timeout=timeout) if docker_host \
+                else docker.from_env(timeout=timeout)
+        except DockerException as exc:
+            raise ContainerError("cannot reach the Docker engine: %s" % exc)
+        self.name = name
+
+    def inspect(self):
+        """The container's attributes, or None when it does not exist."""
+        try:
+            return self.client.api.inspect_container(self.name)
+        except NotFound:
+            return None
+        except (APIError, DockerException) as exc:
+            raise ContainerError("cannot inspect container %s: %s" % (self.name, exc))
+
+    def secret_values(self, attrs=None):
+        attrs = attrs if attrs is not None else self.inspect()
+        if not attrs:
+            return []
+        environ = dict(item.split("=", 1) for item in attrs["Config"].get("Env") or [] if "=" in item)
+        return aio_settings.secret_values(environ)
+
+    def exec_aio(self, args, timeout_note=""):
+        """Run ``aio ARGS`` as root in the container; returns (exit code, stdout, stderr)."""
+        try:
+            exec_id = self.client.api.exec_create(self.name, ["/usr/local/bin/aio"] + list(args), user="root")
+            stdout, stderr = self.client.api.exec_start(exec_id, demux=True)
+            code = self.client.api.exec_inspect(exec_id)["ExitCode"]
+        except (APIError, DockerException) as exc:
+            raise ContainerError("cannot run aio %s in %s: %s%s" % (" ".join(args), self.name, exc, timeout_note))
+        return code, (stdout or b"").decode("utf-8", "replace"), (stderr or b"").decode("utf-8", "replace")
+
+    def exec_aio_json(self, args):
+        code, out, err = self.exec_aio(list(args) + ["--json"])
+        try:
+            return code, json.loads(out)
+        except ValueError:
+            raise ContainerError("aio %s printed no JSON (exit %d): %s" % (" ".join(args), code, (err or out)[-500:]))
+
+
+def state_summary(attrs):
+    """What an operator needs from ``docker inspect``: status, restarts, exit code, Docker health."""
+    if not attrs:
+        return {"exists": False, "status": "absent"}
+    state = attrs["State"]
+    return {"exists": True, "status": state.get("Status"), "running": bool(state.get("Running")),
+            "restarting": bool(state.get("Restarting")), "exit_code": state.get("ExitCode"),
+            "restart_count": attrs.get("RestartCount", 0),
+            "health": (state.get("Health") or {}).get("Status"), "started_at": state.get("StartedAt"),
+            "image": attrs.get("Image")}
+
+
+def read_log_tail(path, lines, secrets):
+    """Last lines of a host-side log file, secrets redacted."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            size = handle.tell()
+            handle.seek(max(0, size - max(8192, lines * 512)))
+            text = handle.read().decode("utf-8", "replace")
+    except OSError:
+        return []
+    return [aio_settings.redact(line, secrets) for line in text.splitlines()[-lines:]]
+
+
+def program_log_tails(log_dir, programs, lines, secrets):
+    """{program: {stdout: [...], stderr: [...]}} from the bind-mounted log directory."""
+    tails = {}
+    for program in programs:
+        tails[program] = {
+            "stdout": read_log_tail(os.path.join(log_dir, "%s.log" % program), lines, secrets),
+            "stderr": read_log_tail(os.path.join(log_dir, "%s.err.log" % program), lines, secrets),
+        }
+    return tails

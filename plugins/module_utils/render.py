@@ -1,0 +1,81 @@
+# -*- coding: utf-8 -*-
+# Copyright: glitchtip-aio contributors
+# MIT License (see LICENSE)
+"""Escaping for the syntaxes the image role renders into: supervisord and Dockerfile.
+
+Pure functions, no Ansible imports: the filter plugin and the unit tests use them.
+A value that cannot be represented is refused with ValueError naming what is wrong.
+"""
+
+from __future__ import annotations
+
+import re
+
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_PROGRAM_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,40}$")
+# registry[:port]/path[:tag][@digest], lower-case path components as Docker requires.
+_IMAGE_REFERENCE = re.compile(
+    r"^(?:[A-Za-z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*"
+    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$")
+
+
+def refuse_control(value, what):
+    """NUL and line breaks end a config line early; nothing can escape them safely."""
+    if not isinstance(value, str):
+        value = str(value)
+    for char, name in (("\x00", "NUL"), ("\n", "newline"), ("\r", "carriage return")):
+        if char in value:
+            raise ValueError("%s must not contain a %s character" % (what, name))
+    return value
+
+
+def supervisor_value(value, what="value"):
+    """A bare supervisord option value: '%' is supervisord's expansion character."""
+    return refuse_control(value, what).replace("%", "%%")
+
+
+def supervisor_quoted(value, what="value"):
+    """A quoted token for supervisord's key="value" lists (environment=).
+
+    supervisord reads the line with ConfigParser, which cuts a ';' or '#' that
+    follows white space as a comment, then splits it with a non-POSIX shlex that
+    knows no backslash escapes and strips every quote character from both ends.
+    So the value is wrapped in whichever quote it does not contain, and what no
+    quoting can carry is refused.
+    """
+    value = refuse_control(value, what)
+    if re.search(r"\s[;#]", value):
+        raise ValueError("%s: a ';' or '#' after white space would start a supervisord comment" % what)
+    if value[:1] in ("'", '"') or value[-1:] in ("'", '"'):
+        raise ValueError("%s must not start or end with a quote character" % what)
+    if '"' not in value:
+        quote = '"'
+    elif "'" not in value:
+        quote = "'"
+    else:
+        raise ValueError("%s must not contain both single and double quotes" % what)
+    return quote + value.replace("%", "%%") + quote
+
+
+def supervisor_environment(mapping, what="environment"):
+    """environment=KEY="value",... for a supervisord program section."""
+    items = []
+    for key, value in sorted(mapping.items()):
+        if not _ENV_NAME.match(str(key)):
+            raise ValueError("%s: %r is not a valid environment variable name" % (what, key))
+        items.append("%s=%s" % (key, supervisor_quoted(str(value), "%s.%s" % (what, key))))
+    return ",".join(items)
+
+
+def program_name(value):
+    if not _PROGRAM_NAME.match(str(value)):
+        raise ValueError("program name %r must match %s" % (value, _PROGRAM_NAME.pattern))
+    return value
+
+
+def image_reference(value, what="image"):
+    """A Docker image reference, refused unless it is one (it lands in FROM)."""
+    value = refuse_control(value, what)
+    if not _IMAGE_REFERENCE.match(value):
+        raise ValueError("%s %r is not a Docker image reference (registry/name:tag)" % (what, value))
+    return value

@@ -1,0 +1,203 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: glitchtip-aio contributors
+# MIT License (see LICENSE)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: health
+short_description: Health of a GlitchTip all-in-one container, per component, optionally waiting until healthy
+description:
+  - Runs the in-container C(aio health --json) through the Docker API and returns one result per component
+    (supervisor, postgres, redis, web, worker, host), each C(ok), C(degraded), C(down) or C(unknown) with a reason
+    and timings.
+  - supervisord program states come from its XML-RPC interface; BACKOFF, FATAL and EXITED of a long-running program
+    are failures. PostgreSQL is checked by a real login with the deployment's credentials; Redis by PING, memory and
+    queue lengths; web by GET of the health path.
+  - With O(wait_timeout) it polls until every selected component is C(ok), stops early on a definitive failure
+    (a program in FATAL, a failed migration, the container exiting or restarting) and fails with the tail of the
+    failing programs' logs, secrets redacted.
+  - Read-only; runs the same in check mode.
+version_added: 0.1.0
+author: glitchtip-aio contributors
+requirements:
+  - Docker SDK for Python (C(docker)) on the target host
+attributes:
+  check_mode:
+    support: full
+    details: Only reads; the result in check mode is the real health.
+  diff_mode:
+    support: none
+  idempotent:
+    support: full
+options:
+  container:
+    description: Name of the AIO container.
+    type: str
+    default: glitchtip-aio
+  components:
+    description: Components to check; all by default.
+    type: list
+    elements: str
+    choices: [supervisor, postgres, redis, web, worker, host]
+  wait_timeout:
+    description: Seconds to wait until healthy; V(0) checks once and reports without failing on an unhealthy result.
+    type: int
+    default: 0
+  interval:
+    description: Seconds between checks while waiting.
+    type: float
+    default: 1.0
+  log_dir:
+    description: Host directory of the programs' logs (the bind-mounted logs volume), read for failure details.
+    type: path
+  log_lines:
+    description: Lines of each failing program's log to return on failure.
+    type: int
+    default: 40
+  docker_host:
+    description: Docker daemon URL; the environment's default when omitted.
+    type: str
+"""
+
+EXAMPLES = r"""
+- name: Wait until GlitchTip is healthy after a deploy
+  glitchtip.aio.health:
+    container: glitchtip-aio
+    wait_timeout: 120
+    log_dir: /srv/glitchtip-aio/logs
+
+- name: Check only the database and Redis
+  glitchtip.aio.health:
+    components: [postgres, redis]
+  register: backing_services
+"""
+
+RETURN = r"""
+status:
+  description: Overall status, the worst of the selected components (C(unknown) counts less than C(degraded)).
+  returned: always
+  type: str
+  sample: ok
+components:
+  description: One entry per component with status, reason, elapsed_ms and details.
+  returned: when the container was running
+  type: dict
+  sample: {"web": {"status": "ok", "reason": "HTTP 200 from /_health/", "elapsed_ms": 12.3,
+           "details": {"http_status": 200, "latency_ms": 12.3}}}
+container:
+  description: Container state from Docker (status, restart_count, health, exit_code).
+  returned: always
+  type: dict
+attempts:
+  description: Number of checks made.
+  returned: always
+  type: int
+elapsed:
+  description: Seconds spent, waits included.
+  returned: always
+  type: float
+log_tails:
+  description: Last lines of the failing programs' stdout and stderr logs, secrets redacted.
+  returned: on failure when log_dir is set
+  type: dict
+"""
+
+import time
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.glitchtip.aio.plugins.module_utils import container_exec
+from ansible_collections.glitchtip.aio.plugins.module_utils.aio_runtime import health as health_rules
+
+COMPONENTS = ["supervisor", "postgres", "redis", "web", "worker", "host"]
+
+
+class HealthChecker:
+    def __init__(self, module):
+        self.module = module
+        self.container = container_exec.AioContainer(module.params["container"], module.params["docker_host"])
+        self.first_attrs = self.container.inspect()
+        self.last_attrs = self.first_attrs
+
+    def args(self):
+        args = ["health"]
+        for name in self.module.params["components"] or []:
+            args += ["--component", name]
+        return args
+
+    def observe(self):
+        """One look: (report or None, fatal reason or None)."""
+        attrs = self.container.inspect()
+        self.last_attrs = attrs
+        if attrs is None:
+            return None, "container %s does not exist" % self.module.params["container"]
+        state = container_exec.state_summary(attrs)
+        first = container_exec.state_summary(self.first_attrs)
+        if state["restart_count"] > first.get("restart_count", 0) or state["started_at"] != first.get("started_at"):
+            return None, "container restarted while waiting (restart count %d, last exit code %s)" % (
+                state["restart_count"], state["exit_code"])
+        if not state["running"]:
+            return None, "container is %s (exit code %s)" % (state["status"], state["exit_code"])
+        try:
+            _code, report = self.container.exec_aio_json(self.args())
+        except container_exec.ContainerError as exc:
+            return {"status": health_rules.UNKNOWN, "components": {}, "error": str(exc)}, None
+        return report, None
+
+    def run(self):
+        params = self.module.params
+        started = time.monotonic()
+        if params["wait_timeout"] > 0:
+            outcome, report, reason, attempts = health_rules.wait_until_healthy(
+                self.observe, params["wait_timeout"], params["interval"], time.monotonic, time.sleep)
+        else:
+            report, reason = self.observe()
+            attempts = 1
+            outcome = "ok" if report and report.get("status") == health_rules.OK else "reported"
+        result = {
+            "changed": False,
+            "status": (report or {}).get("status", health_rules.DOWN if reason else health_rules.UNKNOWN),
+            "components": (report or {}).get("components", {}),
+            "container": container_exec.state_summary(self.last_attrs),
+            "attempts": attempts,
+            "elapsed": round(time.monotonic() - started, 2),
+        }
+        if outcome in ("failed", "timeout") or (outcome == "reported" and reason):
+            if params["log_dir"]:
+                programs = health_rules.failing_programs(report or {}) or ["migrate", "web", "worker", "postgres",
+                                                                            "redis", "supervisord", "watchdog"]
+                result["log_tails"] = container_exec.program_log_tails(
+                    params["log_dir"], programs, params["log_lines"],
+                    self.container.secret_values(self.last_attrs))
+            if params["wait_timeout"] > 0 or reason:
+                self.module.fail_json(msg="GlitchTip AIO container %s is not healthy: %s" % (params["container"], reason),
+                                      **result)
+        self.module.exit_json(**result)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            container=dict(type="str", default="glitchtip-aio"),
+            components=dict(type="list", elements="str", choices=COMPONENTS),
+            wait_timeout=dict(type="int", default=0),
+            interval=dict(type="float", default=1.0),
+            log_dir=dict(type="path"),
+            log_lines=dict(type="int", default=40),
+            docker_host=dict(type="str"),
+        ),
+        supports_check_mode=True,
+    )
+    if not container_exec.HAS_DOCKER:
+        module.fail_json(msg=missing_required_lib("docker"), exception=str(container_exec.DOCKER_IMPORT_ERROR))
+    try:
+        HealthChecker(module).run()
+    except container_exec.ContainerError as exc:
+        module.fail_json(msg=str(exc))
+
+
+if __name__ == "__main__":
+    main()
