@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# One command on a fresh Debian/Ubuntu machine: set up, then run the whole test
+# suite: lint, unit tests, and the molecule scenarios on the real Docker engine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh --test
+export PATH="$PWD/.venv/bin:$PATH"
+export ANSIBLE_COLLECTIONS_PATH="$PWD/collections"
+
+step() { printf '\n==== %s\n' "$*"; }
+
+step "ansible-lint (production profile)"
+ansible-lint --profile production
+
+step "unit tests"
+python -m pytest -q tests/unit
+
+step "molecule: default (deploy on the local Docker engine)"
+molecule test --scenario-name default

@@ -1,0 +1,208 @@
+# -*- coding: utf-8 -*-
+"""pgtools.py: SQL quoting, the role/database bootstrap SQL, pg_hba.conf and the installed major version."""
+
+from __future__ import annotations
+
+import os
+import re
+
+import pytest
+
+from ansible_collections.glitchtip.aio.plugins.module_utils.aio_runtime import pgtools
+
+
+def parse_literal(text, start=0):
+    """Read one standard-conforming SQL string literal at text[start]; return (value, end index)."""
+    assert text[start] == "'", "expected a string literal at %r" % text[start:start + 20]
+    value, i = [], start + 1
+    while True:
+        j = text.index("'", i)
+        value.append(text[i:j])
+        if text[j + 1:j + 2] == "'":
+            value.append("'")
+            i = j + 2
+        else:
+            return "".join(value), j + 1
+
+
+def parse_ident(text, start=0):
+    """Read one double-quoted SQL identifier at text[start]; return (name, end index)."""
+    assert text[start] == '"'
+    name, i = [], start + 1
+    while True:
+        j = text.index('"', i)
+        name.append(text[i:j])
+        if text[j + 1:j + 2] == '"':
+            name.append('"')
+            i = j + 2
+        else:
+            return "".join(name), j + 1
+
+
+@pytest.mark.parametrize("value,quoted", [
+    ("plain", "'plain'"),
+    ("it's", "'it''s'"),
+    ("''", "''''''"),
+    ("back\\slash", "'back\\slash'"),
+    ("", "''"),
+    ("中文🚀", "'中文🚀'"),
+])
+def test_quote_literal(value, quoted):
+    assert pgtools.quote_literal(value) == quoted
+    assert parse_literal(quoted) == (value, len(quoted))
+
+
+def test_quote_literal_refuses_nul():
+    with pytest.raises(ValueError, match="NUL"):
+        pgtools.quote_literal("a\x00b")
+
+
+@pytest.mark.parametrize("value,quoted", [
+    ("glitchtip", '"glitchtip"'),
+    ('we"ird', '"we""ird"'),
+    ("it's", '"it\'s"'),
+    ('""', '""""""'),
+    ("Mixed Case", '"Mixed Case"'),
+])
+def test_quote_ident(value, quoted):
+    assert pgtools.quote_ident(value) == quoted
+    assert parse_ident(quoted) == (value, len(quoted))
+
+
+def bootstrap_statements(sql):
+    lines = sql.split("\n")
+    assert lines[-1] == "", "the script ends with a newline"
+    assert len(lines) == 4
+    return lines[:3]
+
+
+@pytest.mark.parametrize("password", ["it's a \\ secret", "'", "\\", "''\\'\\\\'", "x'; DROP ROLE postgres; --",
+                                      "中文'🚀\\"])
+def test_password_only_as_a_correctly_quoted_literal(password):
+    sql = pgtools.ensure_role_and_database_sql("glitchtip", "glitchtip", password)
+    create_role, alter_role, create_db = bootstrap_statements(sql)
+    prefix = 'ALTER ROLE "glitchtip" WITH LOGIN PASSWORD '
+    assert alter_role.startswith(prefix)
+    value, end = parse_literal(alter_role, len(prefix))
+    assert value == password
+    assert alter_role[end:] == ";"
+    # Nowhere else: not in the other statements, and only once in the script.
+    assert sql.count(pgtools.quote_literal(password)) == 1
+    for statement in (create_role, create_db):
+        assert pgtools.quote_literal(password) not in statement
+        if len(password) > 2:
+            assert password not in statement
+
+
+@pytest.mark.parametrize("role,database", [
+    ("glitchtip", "glitchtip"),
+    ("o'brien", 'data"base'),
+    ('we"ird\'role', "db's \"name\""),
+    ("用户", "数据库"),
+])
+def test_role_and_database_names_are_quoted(role, database):
+    sql = pgtools.ensure_role_and_database_sql(role, database, "pw")
+    create_role, alter_role, create_db = bootstrap_statements(sql)
+
+    # SELECT '<CREATE ROLE ...>' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '<role>')\gexec
+    assert create_role.startswith("SELECT ")
+    generated, end = parse_literal(create_role, len("SELECT "))
+    rest = create_role[end:]
+    assert rest.startswith(" WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = ")
+    checked, end2 = parse_literal(rest, len(" WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = "))
+    assert checked == role
+    assert rest[end2:] == ")\\gexec"
+    assert generated.startswith("CREATE ROLE ")
+    name, end3 = parse_ident(generated, len("CREATE ROLE "))
+    assert name == role
+    assert generated[end3:] == " LOGIN"
+
+    assert alter_role.startswith("ALTER ROLE ")
+    name, end = parse_ident(alter_role, len("ALTER ROLE "))
+    assert name == role
+    assert alter_role[end:] == " WITH LOGIN PASSWORD 'pw';"
+
+    # SELECT '<CREATE DATABASE ...>' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '<db>')\gexec
+    generated, end = parse_literal(create_db, len("SELECT "))
+    rest = create_db[end:]
+    marker = " WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = "
+    assert rest.startswith(marker)
+    checked, end2 = parse_literal(rest, len(marker))
+    assert checked == database
+    assert rest[end2:] == ")\\gexec"
+    assert generated.startswith("CREATE DATABASE ")
+    db_name, end3 = parse_ident(generated, len("CREATE DATABASE "))
+    assert db_name == database
+    assert generated[end3:end3 + len(" OWNER ")] == " OWNER "
+    owner, end4 = parse_ident(generated, end3 + len(" OWNER "))
+    assert owner == role
+    assert generated[end4:] == " ENCODING 'UTF8' TEMPLATE template0"
+
+
+def test_bootstrap_sql_is_idempotent_by_construction():
+    sql = pgtools.ensure_role_and_database_sql("glitchtip", "glitchtip", "pw")
+    assert sql.count("WHERE NOT EXISTS") == 2
+    assert "DROP" not in sql
+
+
+def hba_entries(text):
+    return [line.split() for line in text.splitlines() if line.strip() and not line.startswith("#")]
+
+
+@pytest.mark.parametrize("listen_all", [False, True])
+def test_hba_lines(listen_all):
+    text = pgtools.hba_lines(listen_all)
+    assert text.endswith("\n")
+    entries = hba_entries(text)
+    for entry in entries:
+        assert entry[0] in ("local", "host")
+        if entry[0] == "host":
+            assert entry[-1] == "scram-sha-256"
+        if entry[-1] == "peer":
+            assert entry[:3] == ["local", "all", "postgres"]
+    assert [e for e in entries if e[-1] == "peer"] == [["local", "all", "postgres", "peer"]]
+    assert {e[-1] for e in entries} == {"peer", "scram-sha-256"}, "no trust, md5 or password methods"
+    addresses = [e[3] for e in entries if e[0] == "host"]
+    assert "127.0.0.1/32" in addresses and "::1/128" in addresses
+    assert ("all" in addresses) == listen_all
+    # peer comes first, so the postgres OS user is never asked for a password it has not got.
+    assert entries[0] == ["local", "all", "postgres", "peer"]
+
+
+def make_pg(lib, *majors, binary="postgres"):
+    for major in majors:
+        bin_dir = os.path.join(str(lib), major, "bin")
+        os.makedirs(bin_dir, exist_ok=True)
+        with open(os.path.join(bin_dir, binary), "w") as handle:
+            handle.write("#!/bin/sh\n")
+
+
+def test_installed_major_picks_the_newest(tmp_path):
+    make_pg(tmp_path, "15", "16")
+    assert pgtools.installed_major(str(tmp_path)) == "16"
+
+
+def test_installed_major_compares_numerically(tmp_path):
+    make_pg(tmp_path, "9.6", "10", "13")
+    assert pgtools.installed_major(str(tmp_path)) == "13"
+    make_pg(tmp_path, "100")
+    assert pgtools.installed_major(str(tmp_path)) == "100"
+
+
+def test_installed_major_ignores_dirs_without_a_server(tmp_path):
+    make_pg(tmp_path, "15")
+    make_pg(tmp_path, "17", binary="psql")        # client only
+    os.makedirs(os.path.join(str(tmp_path), "18"))
+    assert pgtools.installed_major(str(tmp_path)) == "15"
+
+
+def test_installed_major_with_nothing_installed(tmp_path):
+    with pytest.raises(pgtools.PostgresNotInstalled, match=re.escape(str(tmp_path))):
+        pgtools.installed_major(str(tmp_path))
+    with pytest.raises(pgtools.PostgresNotInstalled):
+        pgtools.installed_major(str(tmp_path / "missing"))
+
+
+def test_binary_path(tmp_path):
+    make_pg(tmp_path, "15", "16")
+    assert pgtools.binary("pg_isready", str(tmp_path)) == os.path.join(str(tmp_path), "16", "bin", "pg_isready")
