@@ -1,0 +1,22 @@
+# -*- coding: utf-8 -*-
+# Copyright: glitchtip-aio contributors
+# MIT License (see LICENSE)
+"""Jinja tests for validation: the same rules the template filters enforce."""
+
+from __future__ import annotations
+
+from ansible_collections.glitchtip.aio.plugins.module_utils import render
+
+
+def image_reference(value):
+    """True when value is a Docker image reference the Dockerfile's FROM can take."""
+    try:
+        render.image_reference(value)
+    except ValueError:
+        return False
+    return True
+
+
+class TestModule:
+    def tests(self):
+        return {"image_reference": image_reference}
