@@ -25,66 +25,55 @@ def pytest_configure(config):
         "markers", "slow: runs ansible-playbook to render the real image build context (seconds, not ms)")
 
 
-
-def _minimal_supervisord(tmp_path):
+def _minimal_supervisord(directory):
     """A [supervisord] section whose paths exist, so supervisor's parser accepts it."""
     return ("[supervisord]\n"
             "logfile=%(d)s/supervisord.log\n"
             "pidfile=%(d)s/supervisord.pid\n"
-            "childlogdir=%(d)s\n" % {"d": tmp_path})
+            "childlogdir=%(d)s\n" % {"d": directory})
 
 
-@pytest.fixture
-def parse_supervisord(tmp_path):
-    """Parse a supervisord config file with supervisor's own parser (ServerOptions).
-
-    Returns a function taking the path of a config file and returning
-    {group name: [ProcessConfig, ...]}; parse errors propagate as ValueError.
-    """
+def _parse_supervisord(path):
+    """supervisor's own parser (ServerOptions) over one config file; errors propagate as ValueError."""
     from supervisor.options import ServerOptions
 
-    def parse(path):
-        options = ServerOptions()
-        options.configfile = str(path)
-        options.process_config(do_usage=False)
-        return {group.name: list(group.process_configs) for group in options.process_group_configs}
+    options = ServerOptions()
+    options.configfile = str(path)
+    options.process_config(do_usage=False)
+    return options
 
-    return parse
+
+def _write(path, text):
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        handle.write(text)
 
 
 @pytest.fixture
-def program_environment(tmp_path, parse_supervisord):
-    """Write one [program:web] with the given environment= value and return what supervisord parsed."""
+def program_environment(tmp_path):
+    """Write one [program:NAME] with the given environment= value; return what supervisord parsed."""
     counter = {"n": 0}
 
     def environment(environment_value, program="web"):
         counter["n"] += 1
         path = tmp_path / ("program-%d.conf" % counter["n"])
-        text = _minimal_supervisord(tmp_path) + (
-            "[program:%s]\ncommand=/bin/true\nenvironment=%s\n" % (program, environment_value))
-        with open(path, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-        return parse_supervisord(path)[program][0].environment
+        _write(path, _minimal_supervisord(tmp_path)
+               + "[program:%s]\ncommand=/bin/true\nenvironment=%s\n" % (program, environment_value))
+        groups = {group.name: group for group in _parse_supervisord(path).process_group_configs}
+        return groups[program].process_configs[0].environment
 
     return environment
 
 
 @pytest.fixture
-def supervisord_identifier(tmp_path, parse_supervisord):
-    """Write identifier=<bare value> and return the string supervisord parsed (a plain string option)."""
+def supervisord_identifier(tmp_path):
+    """Write identifier=<bare value>; return the string supervisord parsed (a plain string option)."""
     counter = {"n": 0}
 
     def identifier(bare_value):
-        from supervisor.options import ServerOptions
-
         counter["n"] += 1
         path = tmp_path / ("identifier-%d.conf" % counter["n"])
-        text = _minimal_supervisord(tmp_path) + "identifier=%s\n[program:web]\ncommand=/bin/true\n" % bare_value
-        with open(path, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-        options = ServerOptions()
-        options.configfile = str(path)
-        options.process_config(do_usage=False)
-        return options.identifier
+        _write(path, _minimal_supervisord(tmp_path)
+               + "identifier=%s\n[program:web]\ncommand=/bin/true\n" % bare_value)
+        return _parse_supervisord(path).identifier
 
     return identifier

@@ -74,7 +74,8 @@ UNREPRESENTABLE = [
 
 @pytest.mark.parametrize("value", REPRESENTABLE)
 def test_environment_value_round_trips_through_supervisor(value, program_environment):
-    line = render.supervisor_environment({"HOSTILE": value, "AFTER": "after"}, "glitchtip_image_program_environment.web")
+    line = render.supervisor_environment({"HOSTILE": value, "AFTER": "after"},
+                                         "glitchtip_image_program_environment.web")
     parsed = program_environment(line)
     assert parsed == {"HOSTILE": value, "AFTER": "after"}
     assert parsed["HOSTILE"].encode("utf-8") == value.encode("utf-8")
@@ -284,7 +285,8 @@ def test_filter_plugin_turns_value_errors_into_filter_errors():
     from ansible.errors import AnsibleFilterError
 
     filters = render_filter.FilterModule().filters()
-    with pytest.raises(AnsibleFilterError, match="glitchtip_image_program_environment.web.K must not contain a newline"):
+    with pytest.raises(AnsibleFilterError,
+                       match="glitchtip_image_program_environment.web.K must not contain a newline"):
         filters["supervisor_environment"]({"K": "a\nb"}, "glitchtip_image_program_environment.web")
     with pytest.raises(AnsibleFilterError, match="glitchtip_image_base"):
         filters["image_reference"]("evil; rm -rf /", "glitchtip_image_base")
@@ -295,3 +297,16 @@ def test_mask_values_filter_masks_raw_and_url_quoted_secrets():
     masked = render_filter.mask_values(text, ["p@ss/w0rd"])
     assert "p@ss" not in masked and "p%40ss" not in masked
     assert masked == "pw=******** url=postgres://u:********@h/db"
+
+
+# The Jinja test plugin: validation's view of the same rule.
+
+def test_image_reference_jinja_test_agrees_with_the_filter():
+    from ansible_collections.glitchtip.aio.plugins.test import render as render_tests
+
+    image_reference = render_tests.TestModule().tests()["image_reference"]
+    assert image_reference("glitchtip/glitchtip:v5.2") is True
+    assert image_reference("registry.example.com:5000/base/glitchtip-base:latest") is True
+    assert image_reference("evil; rm -rf /") is False
+    assert image_reference("FOO:bar") is False
+    assert image_reference("glitchtip/glitchtip:v5.2\n") is False

@@ -18,7 +18,8 @@ import sys
 
 import pytest
 
-from ansible_collections.glitchtip.aio.plugins.module_utils.aio_runtime import pgtools, programs, settings as aio_settings
+from ansible_collections.glitchtip.aio.plugins.module_utils.aio_runtime import pgtools, programs
+from ansible_collections.glitchtip.aio.plugins.module_utils.aio_runtime import settings as aio_settings
 
 pytestmark = pytest.mark.slow
 
@@ -141,14 +142,15 @@ class PlaybookRun:
             self.log.close()
 
 
-def context_vars(root, **overrides):
+def context_vars(root, with_container_default=True, **overrides):
     values = {
         "glitchtip_data_dir": os.path.join(root, "data"),
         "glitchtip_image_context_dir": os.path.join(root, "ctx"),
-        # The common role's validation also checks a container role default, which a play
-        # that only includes the image role does not load (see the report); give it here.
-        "glitchtip_container_web_host_port": 8000,
     }
+    if with_container_default:
+        # The common role's validation also checks a container role default, which a play
+        # that only includes the image role does not load (see test_image_role_validates_alone).
+        values["glitchtip_container_web_host_port"] = 8000
     values.update(overrides)
     return values
 
@@ -166,6 +168,7 @@ def runs(tmp_path_factory):
     newline_dir = os.path.join(root, "newline")
     bad_base_dir = os.path.join(root, "bad-base")
     dockerfile_dir = os.path.join(root, "dockerfile")
+    alone_dir = os.path.join(root, "image-role-alone")
     started = {
         "hostile": PlaybookRun(hostile_dir, CONTEXT_PLAYBOOK, context_vars(
             hostile_dir,
@@ -182,6 +185,8 @@ def runs(tmp_path_factory):
             glitchtip_image_program_environment={"web": {"HOSTILE": "line one\nline two"}})),
         "bad-base": PlaybookRun(bad_base_dir, CONTEXT_PLAYBOOK, context_vars(
             bad_base_dir, glitchtip_image_base="evil; rm -rf /")),
+        "image-role-alone": PlaybookRun(alone_dir, CONTEXT_PLAYBOOK, context_vars(
+            alone_dir, with_container_default=False)),
         "dockerfile-filter": PlaybookRun(dockerfile_dir, DOCKERFILE_PLAYBOOK.format(
             src=os.path.join(REPO_ROOT, "templates", "Dockerfile.j2"), dest=dockerfile_dir),
             {"dockerfile_bases": DOCKERFILE_BASES}),
@@ -335,6 +340,14 @@ def test_hostile_base_image_is_refused(runs):
     assert not os.path.exists(os.path.join(runs["bad-base"].workdir, "ctx", "Dockerfile"))
 
 
+@pytest.mark.xfail(strict=True, reason="roles/common/tasks/validate.yml checks glitchtip_container_web_host_port, a "
+                                       "default of the container role, so the image role (whose meta dependency runs "
+                                       "that validation) fails with 'undefined' in any play without the container role")
+def test_image_role_validates_alone(runs):
+    rc, output = runs["image-role-alone"].result()
+    assert rc == 0, output[-3000:]
+
+
 def test_dockerfile_filter_refuses_hostile_bases(runs):
     rc, output = runs["dockerfile-filter"].result()
     assert rc == 0, output[-4000:]
@@ -358,11 +371,6 @@ def test_dockerfile_from_line_is_the_base(context):
     assert from_lines == ["FROM " + BASE]
     assert "EXPOSE 8000" in lines
     assert 'ENTRYPOINT ["/usr/local/bin/aio", "entrypoint"]' in lines
-
-
-def source_sh(path, name):
-    return subprocess.run(["sh", "-c", '. "$1"; printf %s "$2"', "sh", path, "$" + name], check=True,
-                          capture_output=True).stdout.decode("utf-8")
 
 
 def sh_var(path, name):

@@ -68,6 +68,12 @@ def cmd_run(args, settings, environ):
     return 0
 
 
+def cmd_manage(args, settings, environ):
+    """GlitchTip's manage.py as the app user, with the same derived connection URLs."""
+    launcher.exec_as(settings["app"]["user"], ["python3", "manage.py"] + args.arguments,
+                     aio_settings.app_environment(settings, environ), cwd=settings["app"]["dir"])
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="aio", description="glitchtip-aio in-container runtime")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -79,6 +85,8 @@ def build_parser():
     check.add_argument("--json", action="store_true")
     check.add_argument("--quiet", action="store_true")
     check.add_argument("--component", action="append", choices=probes.COMPONENTS)
+    manage = sub.add_parser("manage", help="run GlitchTip's manage.py as the app user")
+    manage.add_argument("arguments", nargs=argparse.REMAINDER)
     logs = sub.add_parser("logs", help="last lines of one program's log, secrets redacted")
     logs.add_argument("program")
     logs.add_argument("--lines", type=int, default=50)
@@ -100,5 +108,5 @@ def main(argv=None):
     if args.command == "watchdog":
         watchdog.listen(settings)
         return 0
-    handler = {"health": cmd_health, "logs": cmd_logs, "run": cmd_run}[args.command]
+    handler = {"health": cmd_health, "logs": cmd_logs, "run": cmd_run, "manage": cmd_manage}[args.command]
     return handler(args, settings, environ)

@@ -1,0 +1,154 @@
+# -*- coding: utf-8 -*-
+"""roles/common/tasks/validate.yml: the format checks, evaluated without running a play.
+
+Each check's ``that`` expression is read from the real file and rendered with
+Jinja2 plus Ansible's own ``match`` test and the collection's test plugins,
+which is what the assert task does.
+"""
+
+from __future__ import annotations
+
+import os
+
+import jinja2
+import pytest
+import yaml
+from ansible.plugins.test.core import match as ansible_match, search as ansible_search
+
+from ansible_collections.glitchtip.aio.plugins.module_utils import render
+from ansible_collections.glitchtip.aio.plugins.test import render as render_tests
+from ansible_collections.glitchtip.aio.plugins.module_utils.aio_runtime import launcher, programs
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def load_checks():
+    with open(os.path.join(REPO_ROOT, "roles", "common", "tasks", "validate.yml"), encoding="utf-8") as handle:
+        tasks = yaml.safe_load(handle)
+    (task,) = [task for task in tasks if task.get("name") == "Check formats and ranges"]
+    variables = dict(task["vars"])
+    checks = {check["var"]: check["that"] for check in variables.pop("_glitchtip_checks")}
+    return variables, checks
+
+
+PATTERNS, CHECKS = load_checks()
+ENV = jinja2.Environment(undefined=jinja2.StrictUndefined)
+ENV.tests["match"] = ansible_match
+ENV.tests["search"] = ansible_search
+# The collection's own Jinja tests, under the name the checks use.
+ENV.tests.update({"glitchtip.aio." + name: test for name, test in render_tests.TestModule().tests().items()})
+
+
+def passes(var, value, **more):
+    """True when the check of `var` accepts `value` (the assert task's `item.that | bool`)."""
+    rendered = ENV.from_string(CHECKS[var]).render(dict(PATTERNS, **{var: value}, **more))
+    assert rendered in ("True", "False"), rendered
+    return rendered == "True"
+
+
+def test_the_checks_this_file_relies_on_exist():
+    for var in ("glitchtip_domain", "glitchtip_image_base", "glitchtip_image_name", "glitchtip_image_apt_mirror",
+                "glitchtip_image_pip_index_url", "glitchtip_image_extra_packages", "glitchtip_image_pip_packages",
+                "glitchtip_extra_environment", "glitchtip_db_password", "glitchtip_redis_password",
+                "glitchtip_secret_key"):
+        assert var in CHECKS
+
+
+@pytest.mark.parametrize("var,value", [
+    ("glitchtip_domain", "http://localhost:8000"),
+    ("glitchtip_domain", "https://errors.example.com/sub/path"),
+    ("glitchtip_domain", "http://[::1]:8000"),
+    ("glitchtip_image_base", "glitchtip/glitchtip:v5.2"),
+    ("glitchtip_image_base", "etservice-registry.cn-beijing.cr.aliyuncs.com/base/glitchtip-base:latest"),
+    ("glitchtip_image_name", "glitchtip-aio"),
+    ("glitchtip_image_name", "registry.example.com:5000/base/glitchtip-aio"),
+    ("glitchtip_image_apt_mirror", ""),
+    ("glitchtip_image_apt_mirror", "http://mirrors.aliyun.com/debian"),
+    ("glitchtip_image_pip_index_url", "https://pypi.org/simple"),
+    ("glitchtip_image_extra_packages", ["vim-tiny", "libpq5=15.8-0+deb12u1"]),
+    ("glitchtip_image_pip_packages", ["gunicorn==23.0.0", "uvicorn[standard]>=0.30"]),
+    ("glitchtip_extra_environment", {"CELERY_WORKER_MAX_TASKS_PER_CHILD": "1000"}),
+    ("glitchtip_db_password", ""),
+    ("glitchtip_db_password", "it's a \\ long \"password\" 中文"),
+    ("glitchtip_redis_password", None),
+    ("glitchtip_secret_key", "k" * 32),
+])
+def test_valid_values_pass(var, value):
+    assert passes(var, value)
+
+
+@pytest.mark.parametrize("var,value", [
+    ("glitchtip_domain", "localhost:8000"),
+    ("glitchtip_domain", "ftp://example.com"),
+    ("glitchtip_domain", "http://exa mple.com"),
+    ("glitchtip_image_base", "evil; rm -rf /"),
+    ("glitchtip_image_base", "FOO:bar"),
+    ("glitchtip_image_base", "a b"),
+    ("glitchtip_image_name", "glitchtip-aio:latest"),
+    ("glitchtip_image_apt_mirror", "http://mirror/debian; rm -rf /"),
+    ("glitchtip_image_apt_mirror", "http://mirror/debian#x"),
+    ("glitchtip_image_apt_mirror", "http://mirror/deb&ian"),
+    ("glitchtip_image_apt_mirror", "file:///etc"),
+    ("glitchtip_image_pip_index_url", "http://x/simple --trusted-host evil"),
+    ("glitchtip_image_extra_packages", ["vim; rm -rf /"]),
+    ("glitchtip_image_extra_packages", ["$(id)"]),
+    ("glitchtip_image_pip_packages", ["gunicorn --index-url http://evil"]),
+    ("glitchtip_image_pip_packages", ["-r/etc/passwd"]),
+    ("glitchtip_extra_environment", {"A-B": "x"}),
+    ("glitchtip_extra_environment", {"1A": "x"}),
+    ("glitchtip_db_password", "short"),
+    ("glitchtip_db_password", "long enough but\nwith a newline"),
+    ("glitchtip_db_password", "long enough but\x00with NUL"),
+    ("glitchtip_redis_password", "long enough but\nwith a newline"),
+    ("glitchtip_secret_key", "too-short"),
+    ("glitchtip_secret_key", "change_me"),
+])
+def test_hostile_values_fail(var, value):
+    assert not passes(var, value)
+
+
+@pytest.mark.parametrize("reference", [
+    "glitchtip/glitchtip:v5.2", "registry.example.com:5000/base/glitchtip-base:latest", "debian",
+    "glitchtip/glitchtip@sha256:" + "a" * 64, "FOO:bar", "a b", "x;rm -rf /", "glitchtip//x", "x:", "x:-y",
+    "Registry.Example.COM/base/image:Tag_1", "x/Y",
+])
+def test_validation_and_the_dockerfile_filter_agree_on_image_references(reference):
+    # The base image lands in the Dockerfile's FROM through the image_reference filter;
+    # validation must refuse exactly what that filter refuses, before anything changes.
+    try:
+        render.image_reference(reference)
+        accepted = True
+    except ValueError:
+        accepted = False
+    assert passes("glitchtip_image_base", reference) == accepted
+
+
+@pytest.mark.xfail(strict=True, reason="validate.yml's patterns end with '$', which Python's re.match also "
+                                       "satisfies before a trailing newline, so these malformed values pass the "
+                                       "format checks and fail late (docker build, container start)")
+@pytest.mark.parametrize("var,value", [
+    ("glitchtip_domain", "http://localhost:8000\n"),
+    ("glitchtip_image_apt_mirror", "http://mirrors.aliyun.com/debian\n"),
+    ("glitchtip_extra_environment", {"A\n": "x"}),
+])
+def test_trailing_newline_fails_the_format_checks(var, value):
+    assert not passes(var, value)
+
+
+def test_redis_password_refused_at_runtime_is_refused_by_validation_for_newline():
+    # Consistency that does hold: what validation refuses, redis_config refuses too.
+    value = "long enough but\nwith a newline"
+    assert not passes("glitchtip_redis_password", value)
+    with pytest.raises(launcher.StartError):
+        programs.redis_config({"redis": {"port": 6379, "maxmemory": "1mb", "maxmemory_policy": "noeviction"},
+                               "paths": {"redis": "/data/redis"}}, value)
+
+
+@pytest.mark.xfail(strict=True, reason="validate.yml accepts a carriage return in glitchtip_redis_password, but "
+                                       "programs.redis_config refuses it at container start, so Redis never starts")
+def test_redis_password_with_carriage_return_is_refused_up_front():
+    value = "long enough but\rwith a carriage return"
+    with pytest.raises(launcher.StartError):
+        programs.redis_config({"redis": {"port": 6379, "maxmemory": "1mb", "maxmemory_policy": "noeviction"},
+                               "paths": {"redis": "/data/redis"}}, value)
+    assert not passes("glitchtip_redis_password", value)
