@@ -23,7 +23,7 @@ except ImportError as exc:  # reported by the module with missing_required_lib
     DOCKER_IMPORT_ERROR = exc
     DockerException = APIError = NotFound = Exception
 
-from .aio_runtime import settings as aio_settings
+from .aio_runtime import logtail, settings as aio_settings
 
 
 class ContainerError(Exception):
@@ -89,15 +89,7 @@ def state_summary(attrs):
 
 def read_log_tail(path, lines, secrets):
     """Last lines of a host-side log file, secrets redacted."""
-    try:
-        with open(path, "rb") as handle:
-            handle.seek(0, os.SEEK_END)
-            size = handle.tell()
-            handle.seek(max(0, size - max(8192, lines * 512)))
-            text = handle.read().decode("utf-8", "replace")
-    except OSError:
-        return []
-    return [aio_settings.redact(line, secrets) for line in text.splitlines()[-lines:]]
+    return [aio_settings.redact(line, secrets) for line in logtail.tail_lines(path, lines)]
 
 
 def program_log_tails(log_dir, programs, lines, secrets):

@@ -31,7 +31,10 @@ def refuse_control(value, what):
 
 def supervisor_value(value, what="value"):
     """A bare supervisord option value: '%' is supervisord's expansion character."""
-    return refuse_control(value, what).replace("%", "%%")
+    value = refuse_control(value, what)
+    if re.search(r"\s[;#]", value):
+        raise ValueError("%s: a ';' or '#' after white space would start a supervisord comment" % what)
+    return value.replace("%", "%%")
 
 
 def supervisor_quoted(value, what="value"):
@@ -61,14 +64,14 @@ def supervisor_environment(mapping, what="environment"):
     """environment=KEY="value",... for a supervisord program section."""
     items = []
     for key, value in sorted(mapping.items()):
-        if not _ENV_NAME.match(str(key)):
+        if not _ENV_NAME.fullmatch(str(key)):
             raise ValueError("%s: %r is not a valid environment variable name" % (what, key))
         items.append("%s=%s" % (key, supervisor_quoted(str(value), "%s.%s" % (what, key))))
     return ",".join(items)
 
 
 def program_name(value):
-    if not _PROGRAM_NAME.match(str(value)):
+    if not _PROGRAM_NAME.fullmatch(str(value)):
         raise ValueError("program name %r must match %s" % (value, _PROGRAM_NAME.pattern))
     return value
 
@@ -76,6 +79,6 @@ def program_name(value):
 def image_reference(value, what="image"):
     """A Docker image reference, refused unless it is one (it lands in FROM)."""
     value = refuse_control(value, what)
-    if not _IMAGE_REFERENCE.match(value):
+    if not _IMAGE_REFERENCE.fullmatch(value):
         raise ValueError("%s %r is not a Docker image reference (registry/name:tag)" % (what, value))
     return value

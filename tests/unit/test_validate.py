@@ -123,9 +123,6 @@ def test_validation_and_the_dockerfile_filter_agree_on_image_references(referenc
     assert passes("glitchtip_image_base", reference) == accepted
 
 
-@pytest.mark.xfail(strict=True, reason="validate.yml's patterns end with '$', which Python's re.match also "
-                                       "satisfies before a trailing newline, so these malformed values pass the "
-                                       "format checks and fail late (docker build, container start)")
 @pytest.mark.parametrize("var,value", [
     ("glitchtip_domain", "http://localhost:8000\n"),
     ("glitchtip_image_apt_mirror", "http://mirrors.aliyun.com/debian\n"),
@@ -144,8 +141,6 @@ def test_redis_password_refused_at_runtime_is_refused_by_validation_for_newline(
                                "paths": {"redis": "/data/redis"}}, value)
 
 
-@pytest.mark.xfail(strict=True, reason="validate.yml accepts a carriage return in glitchtip_redis_password, but "
-                                       "programs.redis_config refuses it at container start, so Redis never starts")
 def test_redis_password_with_carriage_return_is_refused_up_front():
     value = "long enough but\rwith a carriage return"
     with pytest.raises(launcher.StartError):

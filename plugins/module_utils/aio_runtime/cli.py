@@ -11,21 +11,8 @@ import os
 import sys
 
 from . import health, launcher, probes, programs, settings as aio_settings, watchdog
+from .logtail import tail_lines
 from .entrypoint import exec_supervisord
-
-
-def tail_lines(path, lines):
-    """The last lines of a file without reading all of a large log."""
-    try:
-        with open(path, "rb") as handle:
-            handle.seek(0, os.SEEK_END)
-            size = handle.tell()
-            block = min(size, max(8192, lines * 512))
-            handle.seek(size - block)
-            data = handle.read().decode("utf-8", "replace")
-    except OSError:
-        return []
-    return data.splitlines()[-lines:] if lines else []
 
 
 def program_log_paths(settings, name):

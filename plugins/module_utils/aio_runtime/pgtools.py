@@ -22,8 +22,9 @@ class PostgresNotInstalled(Exception):
 
 def installed_major(lib_dir=PG_LIB):
     """The one installed major version (e.g. "15"), from /usr/lib/postgresql/<major>/bin."""
-    majors = sorted(os.path.basename(os.path.dirname(os.path.dirname(path)))
-                    for path in glob.glob(os.path.join(lib_dir, "*", "bin", "postgres")))
+    majors = sorted(major for major in (os.path.basename(os.path.dirname(os.path.dirname(path)))
+                                        for path in glob.glob(os.path.join(lib_dir, "*", "bin", "postgres")))
+                    if major.replace(".", "").isdigit())
     if not majors:
         raise PostgresNotInstalled("no PostgreSQL server under %s" % lib_dir)
     # Several majors only happen mid-upgrade; the newest is the one the image was built for.
@@ -42,6 +43,8 @@ def quote_literal(value):
 
 
 def quote_ident(value):
+    if "\x00" in value:
+        raise ValueError("NUL byte cannot be part of a PostgreSQL identifier")
     return '"' + value.replace('"', '""') + '"'
 
 

@@ -79,12 +79,13 @@ def secret_values(environ):
 
 
 def redact(text, secrets):
-    """Replace every secret value (and its URL-quoted form) in text."""
-    for secret in secrets:
-        if not secret:
-            continue
-        for form in {secret, quote(secret, safe="")}:
-            text = text.replace(form, "********")
+    """Replace every secret value (and its URL-quoted form) in text.
+
+    Longest first: a secret that contains another must not be half-replaced.
+    """
+    forms = {form for secret in secrets if secret for form in (secret, quote(secret, safe=""))}
+    for form in sorted(forms, key=len, reverse=True):
+        text = text.replace(form, "********")
     return text
 
 
