@@ -27,9 +27,16 @@ def mask_values(text, secrets):
     return aio_settings.redact(str(text), [str(secret) for secret in secrets])
 
 
+def health_row(component):
+    """One readable line of a health component for playbook output."""
+    return "%-10s %-8s %7.1f ms  %s" % (component.get("name"), component.get("status"),
+                                         float(component.get("elapsed_ms", 0)), component.get("reason"))
+
+
 class FilterModule:
     def filters(self):
         filters = {name: _wrap(getattr(render, name)) for name in (
             "supervisor_value", "supervisor_quoted", "supervisor_environment", "program_name", "image_reference")}
         filters["mask_values"] = mask_values
+        filters["health_row"] = health_row
         return filters

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from ansible_collections.glitchtip.aio.plugins.module_utils import render
+from ansible_collections.glitchtip.aio.plugins.module_utils.aio_runtime import schedule
 
 
 def image_reference(value):
@@ -17,6 +18,15 @@ def image_reference(value):
     return True
 
 
+def cron_expression(value):
+    """True when value is a 5-field cron expression the in-container scheduler accepts."""
+    try:
+        schedule.parse(str(value))
+    except ValueError:
+        return False
+    return True
+
+
 class TestModule:
     def tests(self):
-        return {"image_reference": image_reference}
+        return {"image_reference": image_reference, "cron_expression": cron_expression}

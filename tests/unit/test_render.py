@@ -270,7 +270,7 @@ def test_invalid_image_references_are_refused(reference):
 def test_filter_plugin_exposes_the_render_functions():
     filters = render_filter.FilterModule().filters()
     assert set(filters) == {"supervisor_value", "supervisor_quoted", "supervisor_environment", "program_name",
-                            "image_reference", "mask_values"}
+                            "image_reference", "mask_values", "health_row"}
     assert filters["supervisor_environment"]({"A": "it's"}, "x") == render.supervisor_environment({"A": "it's"})
 
 

@@ -30,7 +30,7 @@ if not os.path.exists(ANSIBLE_PLAYBOOK):
     ANSIBLE_PLAYBOOK = shutil.which("ansible-playbook")
 RUN_TIMEOUT = 300
 
-PROGRAM_NAMES = ["postgres", "redis", "migrate", "web", "worker"]
+PROGRAM_NAMES = ["postgres", "redis", "migrate", "web", "worker", "scheduler"]
 
 # Everything supervisord's environment= syntax can carry, in one value.
 HOSTILE = "it's $HOME;50% %(ENV_HOME)s C:\\back\\slash\\, k=v,a#b;c 中文字符 🚀 ünï – end"

@@ -97,7 +97,7 @@ def test_every_program_is_running_as_supervisord_says(container):
     states = supervisor_states(container)
     assert states.pop("migrate") == "EXITED"
     assert states == {"postgres": "RUNNING", "redis": "RUNNING", "web": "RUNNING", "worker": "RUNNING",
-                      "watchdog": "RUNNING"}
+                      "scheduler": "RUNNING", "watchdog": "RUNNING"}
 
 
 def test_migration_finished_with_exit_zero(container):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 
 from . import health, launcher, probes, programs, settings as aio_settings, watchdog
@@ -61,6 +62,54 @@ def cmd_manage(args, settings, environ):
                      aio_settings.app_environment(settings, environ), cwd=settings["app"]["dir"])
 
 
+def restart_log(settings):
+    """The scheduled restart's own log file under the logs volume, rotated."""
+    import logging
+    import logging.handlers
+    logger = logging.getLogger("aio.restart")
+    if not logger.handlers:
+        handler = logging.handlers.RotatingFileHandler(
+            os.path.join(settings["paths"]["logs"], "scheduled-restart.log"), maxBytes=10 * 1024 * 1024,
+            backupCount=5)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+    return logger
+
+
+def cmd_restart(args, settings, environ):
+    from . import notify, restart, supervisor_rpc
+    logger = restart_log(settings)
+    secrets = aio_settings.secret_values(environ)
+    logger.info("scheduled restart%s: starting", " (dry run)" if args.dry_run else "")
+    report = restart.Restart(settings, environ, supervisor_rpc.connect(timeout=args.deadline + 30),
+                             deadline_seconds=args.deadline).run(dry_run=args.dry_run)
+    if args.notify and not args.dry_run:
+        report["notifications"] = notify.notify_all(report, environ, environ.get("GLITCHTIP_DOMAIN", "glitchtip"),
+                                                    timeout=args.notify_timeout)
+        for receiver, outcome in report["notifications"].items():
+            level = logger.info if outcome["delivered"] else logger.warning
+            level("notification %s: %s after %d attempt(s) (%s)", receiver,
+                  "delivered" if outcome["delivered"] else "NOT delivered", outcome["attempts"], outcome["reason"])
+    for label, text in report["summary"]:
+        logger.info("%s: %s", label, aio_settings.redact(str(text), secrets))
+    logger.log(20 if report["ok"] else 40, "scheduled restart %s: %s", "succeeded" if report["ok"] else "FAILED",
+               aio_settings.redact(report["reason"], secrets))
+    text = aio_settings.redact(json.dumps(report, sort_keys=True), secrets)
+    if args.json:
+        print(text)
+    else:
+        for label, line in report["summary"]:
+            print("%-12s %s" % (label, aio_settings.redact(str(line), secrets)))
+    return 0 if report["ok"] else 1
+
+
+def cmd_scheduler(args, settings, environ):
+    from . import scheduler
+    scheduler.run_forever(environ)
+    return 0
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="aio", description="glitchtip-aio in-container runtime")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -72,6 +121,13 @@ def build_parser():
     check.add_argument("--json", action="store_true")
     check.add_argument("--quiet", action="store_true")
     check.add_argument("--component", action="append", choices=probes.COMPONENTS)
+    restart = sub.add_parser("restart", help="the scheduled restart: check, reload web, restart worker, verify")
+    restart.add_argument("--json", action="store_true")
+    restart.add_argument("--dry-run", action="store_true", help="pre-checks only; restart nothing")
+    restart.add_argument("--notify", action="store_true", help="send the report to the configured webhooks")
+    restart.add_argument("--deadline", type=int, default=120, help="seconds each program may take to be ready")
+    restart.add_argument("--notify-timeout", type=float, default=5.0)
+    sub.add_parser("scheduler", help="run the scheduled jobs (a supervisord program)")
     manage = sub.add_parser("manage", help="run GlitchTip's manage.py as the app user")
     manage.add_argument("arguments", nargs=argparse.REMAINDER)
     logs = sub.add_parser("logs", help="last lines of one program's log, secrets redacted")
@@ -92,8 +148,12 @@ def main(argv=None):
         return 2
     if args.command == "entrypoint":
         exec_supervisord(settings, environ)
+    if args.command in ("watchdog", "scheduler"):
+        # supervisord stops these with TERM: a clean exit, not "terminated by SIGTERM".
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     if args.command == "watchdog":
         watchdog.listen(settings)
         return 0
-    handler = {"health": cmd_health, "logs": cmd_logs, "run": cmd_run, "manage": cmd_manage}[args.command]
+    handler = {"health": cmd_health, "logs": cmd_logs, "run": cmd_run, "manage": cmd_manage, "restart": cmd_restart,
+               "scheduler": cmd_scheduler}[args.command]
     return handler(args, settings, environ)

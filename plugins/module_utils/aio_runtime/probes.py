@@ -8,6 +8,8 @@ Each returns a health component (see health.py); none changes anything.
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import shutil
 import socket
@@ -176,19 +178,76 @@ def probe_host(settings):
                             memory_used=memory_used, memory_limit=memory_limit, load=[round(x, 2) for x in load])
 
 
-def probe_worker(settings, supervisor_component):
-    """Worker liveness as far as this probe can prove it.
+def wait_for_heartbeat(port, password, channel, wait_seconds):
+    """First Celery worker heartbeat published on channel within wait_seconds, or None.
 
-    supervisord tells whether the process lives; whether it consumes tasks is
-    not proven here, so a running worker is "ok" with that said in the reason.
+    The worker's main process sends heartbeats from its own timer, so a worker
+    whose pool is busy with long tasks still sends them; a hung one does not.
+    """
+    with socket.create_connection(("127.0.0.1", int(port)), timeout=wait_seconds) as sock:
+        stream = sock.makefile("rb")
+        if password:
+            sock.sendall(_resp_command("AUTH", password))
+            _read_reply(stream)
+        sock.sendall(_resp_command("SUBSCRIBE", channel))
+        _read_reply(stream)
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            sock.settimeout(remaining)
+            try:
+                message = _read_reply(stream)
+            except socket.timeout:
+                return None
+            if isinstance(message, list) and message and message[0] == "message":
+                return decode_heartbeat(message[2])
+
+
+def decode_heartbeat(raw):
+    """kombu's envelope: JSON whose base64 body is the event (hostname, active, processed...)."""
+    try:
+        envelope = json.loads(raw)
+        body = envelope.get("body", "")
+        if envelope.get("properties", {}).get("body_encoding") == "base64":
+            body = base64.b64decode(body).decode("utf-8")
+        event = json.loads(body)
+    except (ValueError, TypeError, AttributeError):
+        return {}
+    return {key: event.get(key) for key in ("hostname", "active", "processed", "freq", "timestamp")}
+
+
+def probe_worker(settings, environ, supervisor_component):
+    """Process state from supervisord, liveness from the worker's own heartbeat.
+
+    A running process with no heartbeat within the window is "unknown", not
+    "down": no answer proves nothing either way.
     """
     started = time.monotonic()
     programs = supervisor_component.get("details", {}).get("programs", {})
     worker = programs.get("worker")
     if worker is None:
         return health.component("worker", health.UNKNOWN, "no worker program configured", _elapsed_ms(started))
-    return health.component("worker", worker["status"], "process %s" % worker["reason"], _elapsed_ms(started),
-                            pid=worker.get("pid"))
+    if worker["status"] != health.OK:
+        return health.component("worker", worker["status"], "process %s" % worker["reason"], _elapsed_ms(started),
+                                pid=worker.get("pid"))
+    beat = settings["profile"].get("worker_heartbeat")
+    if not beat or "redis" not in settings["programs"]:
+        return health.component("worker", health.OK, "process running (this version has no heartbeat to read)",
+                                _elapsed_ms(started), pid=worker.get("pid"))
+    try:
+        heartbeat = wait_for_heartbeat(settings["redis"]["port"], environ.get(aio_settings.REDIS_PASSWORD_ENV, ""),
+                                       beat["channel"], float(beat.get("wait_seconds", 2.5)))
+    except (OSError, RedisError) as exc:
+        return health.component("worker", health.UNKNOWN, "cannot listen for heartbeats: %s" % exc,
+                                _elapsed_ms(started), pid=worker.get("pid"))
+    if heartbeat is None:
+        return health.component("worker", health.UNKNOWN, "process running, no heartbeat within %ss"
+                                % beat.get("wait_seconds", 2.5), _elapsed_ms(started), pid=worker.get("pid"))
+    return health.component("worker", health.OK, "heartbeat from %s (%s active)" % (heartbeat.get("hostname"),
+                                                                                   heartbeat.get("active")),
+                            _elapsed_ms(started), pid=worker.get("pid"), heartbeat=heartbeat)
 
 
 COMPONENTS = ("supervisor", "postgres", "redis", "web", "worker", "host")
@@ -208,7 +267,7 @@ def run(settings, environ, components=COMPONENTS):
     if "web" in wanted:
         results.append(probe_web(settings))
     if "worker" in wanted:
-        results.append(probe_worker(settings, supervisor))
+        results.append(probe_worker(settings, environ, supervisor))
     if "host" in wanted:
         results.append(probe_host(settings))
     return health.report(results)

@@ -145,6 +145,9 @@ def start(name, settings, environ):
         start_postgres(settings, environ)
     elif name == "redis":
         start_redis(settings, environ)
+    elif name == "scheduler":
+        from . import scheduler
+        scheduler.run_forever(environ)
     elif spec["kind"] == "oneshot":
         start_migrate(settings, environ, spec)
     else:

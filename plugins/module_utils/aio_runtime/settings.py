@@ -20,7 +20,12 @@ SETTINGS_PATH = "/etc/glitchtip-aio/aio.json"
 DB_PASSWORD_ENV = "AIO_DB_PASSWORD"
 REDIS_PASSWORD_ENV = "AIO_REDIS_PASSWORD"
 SECRET_KEY_ENV = "SECRET_KEY"
-SECRET_ENV_NAMES = (DB_PASSWORD_ENV, REDIS_PASSWORD_ENV, SECRET_KEY_ENV)
+# Webhook URLs carry their bot's token: treated like passwords.
+FEISHU_URL_ENV = "AIO_FEISHU_WEBHOOK_URL"
+WEBHOOK_URL_ENV = "AIO_NOTIFY_WEBHOOK_URL"
+SECRET_ENV_NAMES = (DB_PASSWORD_ENV, REDIS_PASSWORD_ENV, SECRET_KEY_ENV, FEISHU_URL_ENV, WEBHOOK_URL_ENV)
+# Ours alone: GlitchTip's processes get derived URLs instead.
+PRIVATE_ENV_NAMES = (DB_PASSWORD_ENV, REDIS_PASSWORD_ENV, FEISHU_URL_ENV, WEBHOOK_URL_ENV)
 
 
 class SettingsError(Exception):
@@ -59,7 +64,7 @@ def app_environment(settings, environ):
     Everything the container was given, minus our private secret variables,
     plus the connection URLs in the variable names this GlitchTip version reads.
     """
-    app_env = {k: v for k, v in environ.items() if k not in (DB_PASSWORD_ENV, REDIS_PASSWORD_ENV)}
+    app_env = {k: v for k, v in environ.items() if k not in PRIVATE_ENV_NAMES}
     app_env["DATABASE_URL"] = database_url(settings, environ)
     for name in settings["profile"].get("broker_env", []):
         app_env[name] = redis_url(settings, environ)

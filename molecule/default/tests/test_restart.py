@@ -1,0 +1,286 @@
+"""Health module, self-healing and the scheduled restart, observed on the deployed container.
+
+Runs after test_default.py (pytest's file order): these tests kill programs and
+restart the container on purpose, and leave it healthy again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+
+import docker
+import pytest
+import yaml
+
+testinfra_hosts = ["ansible://localhost"]
+
+PROJECT_DIR = os.environ.get("MOLECULE_PROJECT_DIRECTORY", os.path.abspath(os.path.join(__file__, "../../../..")))
+LONG_RUNNING = ["postgres", "redis", "web", "worker", "scheduler"]
+
+SINK = r'''
+import json, sys, time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+class Sink(BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
+        with open("/tmp/sink.jsonl", "a") as out:
+            out.write(json.dumps({"path": self.path, "body": body}) + "\n")
+        if self.path == "/hang":
+            time.sleep(20)
+        status, answer = {"/feishu-ok": (200, {"code": 0, "msg": "success"}),
+                          "/feishu-bad": (200, {"code": 19001, "msg": "param invalid"}),
+                          "/generic": (200, {"ok": True}),
+                          "/hang": (200, {"code": 0})}.get(self.path, (404, {}))
+        data = json.dumps(answer).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+ThreadingHTTPServer(("127.0.0.1", 9999), Sink).serve_forever()
+'''
+
+
+@pytest.fixture(scope="module")
+def settings(host):
+    return host.ansible.get_variables()
+
+
+@pytest.fixture(scope="module")
+def container(settings):
+    return docker.from_env().containers.get(settings["glitchtip_container_name"])
+
+
+@pytest.fixture(scope="module")
+def secrets(settings):
+    with open(os.path.join(settings["glitchtip_data_dir"], "secrets.yml"), encoding="utf-8") as handle:
+        return yaml.safe_load(handle)
+
+
+def aio(container, *args, environment=None):
+    result = container.exec_run(["/usr/local/bin/aio"] + list(args), environment=environment, demux=True)
+    stdout, stderr = result.output
+    return result.exit_code, (stdout or b"").decode(), (stderr or b"").decode()
+
+
+def health(container, *components):
+    args = ["health", "--json"]
+    for name in components:
+        args += ["--component", name]
+    _code, out, _err = aio(container, *args)
+    return json.loads(out)
+
+
+def wait_for(predicate, timeout, what):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = predicate()
+        except (docker.errors.APIError, ValueError) as exc:  # container restarting, half-written output
+            last = exc
+        if last is True:
+            return
+        time.sleep(0.2)
+    raise AssertionError("%s not seen within %ds (last: %r)" % (what, timeout, last))
+
+
+def wait_healthy(container, timeout=120):
+    def ok():
+        container.reload()
+        return container.status == "running" and health(container)["status"] == "ok" or health_summary(container)
+    wait_for(ok, timeout, "every component ok")
+
+
+def health_summary(container):
+    try:
+        report = health(container)
+    except Exception as exc:  # noqa: BLE001 - only for the failure message
+        return str(exc)
+    return {name: c["status"] for name, c in report["components"].items()}
+
+
+def program_pid(container, name):
+    return health(container, "supervisor")["components"]["supervisor"]["details"]["programs"][name]["pid"]
+
+
+@pytest.mark.parametrize("program", LONG_RUNNING)
+def test_kill_9_is_reported_then_healed_by_supervisord(container, program):
+    wait_healthy(container)
+    old_pid = program_pid(container, program)
+    assert old_pid > 0
+    seen = []
+
+    def reported():
+        report = health(container, "supervisor", "postgres", "redis", "web")
+        seen.append(report["status"])
+        return report["status"] != "ok"
+
+    container.exec_run(["kill", "-9", str(old_pid)])
+    wait_for(reported, 15, "health reporting the killed %s" % program)
+    wait_healthy(container, timeout=90)
+    assert program_pid(container, program) not in (0, old_pid)
+
+
+def test_a_program_in_fatal_makes_the_container_exit_and_docker_restart_it(container):
+    wait_healthy(container)
+    container.reload()
+    restarts = container.attrs["RestartCount"]
+    started = container.attrs["State"]["StartedAt"]
+    # Something else holds PostgreSQL's port, so every start fails at once: BACKOFF, then FATAL.
+    supervisorctl = ["supervisorctl", "-c", "/etc/supervisor/supervisord.conf"]
+    container.exec_run(supervisorctl + ["stop", "postgres"])
+    # A listener that closes every connection at once: PostgreSQL cannot bind, and clients
+    # fail fast (one that never answered would hang the worker's tasks and its warm shutdown).
+    # SO_REUSEADDR: the port has connections in TIME_WAIT from the probes.
+    container.exec_run(["python3", "-c", "import socket; s = socket.socket(); "
+                        "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('127.0.0.1', 5432)); "
+                        "s.listen(); open('/tmp/port-blocked', 'w').close()\n"
+                        "while True: s.accept()[0].close()"], detach=True)
+    wait_for(lambda: container.exec_run(["test", "-e", "/tmp/port-blocked"]).exit_code == 0, 10, "the port blocker")
+    container.exec_run(supervisorctl + ["start", "postgres"], detach=True)
+
+    def restarted_by_docker():
+        container.reload()
+        state = container.attrs["State"]
+        return True if state["StartedAt"] != started else state["Status"]
+
+    wait_for(restarted_by_docker, 120, "the container exiting and Docker starting it again")
+    wait_healthy(container)
+    container.reload()
+    assert container.attrs["RestartCount"] == restarts + 1
+    with open(os.path.join(_data_dir(container), "logs", "watchdog.log"), encoding="utf-8") as handle:
+        assert "postgres entered FATAL" in handle.read()
+
+
+def _data_dir(container):
+    mounts = {m["Destination"]: m["Source"] for m in container.attrs["Mounts"]}
+    return os.path.dirname(mounts["/data/logs"])
+
+
+def test_restart_refuses_to_touch_web_and_worker_while_redis_is_down(container, secrets):
+    wait_healthy(container)
+    before = {name: program_pid(container, name) for name in ("web", "worker")}
+    code, out, err = aio(container, "manage", "help")  # warm nothing: just prove exec works
+    assert code == 0, err
+    container.exec_run(["supervisorctl", "-c", "/etc/supervisor/supervisord.conf", "stop", "redis"])
+    try:
+        code, out, err = aio(container, "restart", "--json", "--deadline", "20")
+        report = json.loads(out)
+        assert code != 0
+        assert report["ok"] is False
+        assert report["restarted"] == []
+        assert report["reason"].startswith("restarted nothing: redis down")
+        assert {name: program_pid(container, name) for name in ("web", "worker")} == before
+        for value in secrets.values():
+            assert value not in out + err
+    finally:
+        container.exec_run(["supervisorctl", "-c", "/etc/supervisor/supervisord.conf", "start", "redis"])
+    wait_healthy(container)
+
+
+def run_playbook(name, *args):
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(PROJECT_DIR, "collections"), ANSIBLE_NOCOLOR="1")
+    return subprocess.run(["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"],
+                           os.path.join(PROJECT_DIR, "playbooks", name)] + list(args),
+                          capture_output=True, text=True, env=env, timeout=600)
+
+
+def test_health_playbook_prints_every_component(container):
+    wait_healthy(container)
+    result = run_playbook("health.yml")
+    assert result.returncode == 0, result.stdout[-2000:]
+    for name in ("supervisor", "postgres", "redis", "web", "worker", "host"):
+        assert "%s " % name in result.stdout
+    assert "overall: ok" in result.stdout
+
+
+def test_restart_playbook_check_mode_restarts_nothing(container):
+    wait_healthy(container)
+    before = {name: program_pid(container, name) for name in ("web", "worker")}
+    result = run_playbook("restart.yml", "--check")
+    assert result.returncode == 0, result.stdout[-2000:]
+    assert "would reload web and restart the worker" in result.stdout
+    assert {name: program_pid(container, name) for name in ("web", "worker")} == before
+
+
+def test_restart_playbook_replaces_web_workers_and_worker_and_ends_healthy(container):
+    wait_healthy(container)
+    old_worker = program_pid(container, "worker")
+    result = run_playbook("restart.yml", "-e", "glitchtip_restart_notify=false", "-v")
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "web and worker restarted and healthy" in result.stdout
+    assert program_pid(container, "worker") != old_worker
+    wait_healthy(container, timeout=10)
+
+
+@pytest.fixture(scope="module")
+def sink(container):
+    container.exec_run(["rm", "-f", "/tmp/sink.jsonl"])
+    container.exec_run(["python3", "-c", SINK], detach=True)
+
+    def up():
+        return container.exec_run(["python3", "-c", "import socket; socket.create_connection(('127.0.0.1', 9999))"]
+                                  ).exit_code == 0
+    wait_for(up, 10, "the webhook sink")
+
+    def received():
+        code, out = container.exec_run(["cat", "/tmp/sink.jsonl"])
+        return [json.loads(line) for line in out.decode().splitlines() if line.strip()] if code == 0 else []
+    return received
+
+
+def restart_with(container, **urls):
+    environment = {"AIO_FEISHU_WEBHOOK_URL": urls.get("feishu", ""), "AIO_NOTIFY_WEBHOOK_URL": urls.get("webhook", "")}
+    code, out, err = aio(container, "restart", "--json", "--notify", "--notify-timeout", "1",
+                         environment=environment)
+    return code, json.loads(out), out + err
+
+
+def test_notifications_delivered_only_when_the_receiver_says_so(container, sink, secrets):
+    wait_healthy(container)
+    code, report, text = restart_with(container, feishu="http://127.0.0.1:9999/feishu-ok",
+                                      webhook="http://127.0.0.1:9999/generic")
+    assert code == 0 and report["ok"], report
+    assert report["notifications"]["feishu"] == {"delivered": True, "attempts": 1, "reason": "code 0"}
+    assert report["notifications"]["webhook"]["delivered"] is True
+    bodies = {item["path"]: json.loads(item["body"]) for item in sink()}
+    assert bodies["/feishu-ok"]["msg_type"] == "interactive"
+    assert "succeeded" in bodies["/feishu-ok"]["card"]["header"]["title"]["content"]
+    assert bodies["/generic"]["ok"] is True and bodies["/generic"]["job"] == "scheduled-restart"
+
+    wait_healthy(container)
+    code, report, text = restart_with(container, feishu="http://127.0.0.1:9999/feishu-bad")
+    assert code == 0 and report["ok"], "a failed notification must not fail the restart"
+    assert report["notifications"]["feishu"]["delivered"] is False
+    assert report["notifications"]["feishu"]["attempts"] == 3
+    assert "code 19001" in report["notifications"]["feishu"]["reason"]
+
+    wait_healthy(container)
+    started = time.monotonic()
+    code, report, text = restart_with(container, webhook="http://127.0.0.1:9999/hang")
+    assert code == 0 and report["ok"]
+    assert report["notifications"]["webhook"]["delivered"] is False
+    assert "timed out" in report["notifications"]["webhook"]["reason"].lower()
+    assert time.monotonic() - started < 60
+
+    everything = text + json.dumps(sink())
+    with open(os.path.join(_data_dir(container), "logs", "scheduled-restart.log"), encoding="utf-8") as handle:
+        everything += handle.read()
+    for name, value in secrets.items():
+        assert value not in everything, "%s leaked into a report, notification or log" % name
+    assert "AIO_DB_PASSWORD" not in everything and "DATABASE_URL" not in everything
+    wait_healthy(container)
+
+
+def test_scheduler_runs_with_the_configured_schedule(container):
+    _code, out = container.exec_run(["cat", "/data/logs/scheduler.err.log"])
+    assert "[aio scheduler] restart at '1 3 * * *' (UTC)" in out.decode()

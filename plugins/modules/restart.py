@@ -1,0 +1,108 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: glitchtip-aio contributors
+# MIT License (see LICENSE)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: restart
+short_description: The scheduled restart of a GlitchTip all-in-one container, on demand
+description:
+  - Runs the in-container C(aio restart) through the Docker API, the same code the nightly schedule runs.
+  - PostgreSQL and Redis are checked first; when either is not healthy nothing is restarted and the module fails
+    with the reason.
+  - Otherwise web is reloaded gracefully (HUP where the server supports it), the worker is restarted, each is waited
+    for with a deadline, everything is checked again, and the report (before/after PIDs, durations, memory, disk,
+    load) is returned. Success is what the checks saw, never that a PID exists.
+  - Notifications (Feishu card, generic webhook) are sent when O(notify=true); a failed notification is reported in
+    RV(report.notifications) and never fails the module.
+version_added: 0.1.0
+author: glitchtip-aio contributors
+requirements:
+  - Docker SDK for Python (C(docker)) on the target host
+attributes:
+  check_mode:
+    support: full
+    details: Runs the pre-checks only and says whether a restart would happen.
+  diff_mode:
+    support: none
+  idempotent:
+    support: none
+    details: Every run restarts web and worker when they are healthy to begin with; that is its purpose.
+options:
+  container:
+    description: Name of the AIO container.
+    type: str
+    default: glitchtip-aio
+  deadline:
+    description: Seconds each program may take to be ready again.
+    type: int
+    default: 120
+  notify:
+    description: Send the report to the webhooks configured in the container.
+    type: bool
+    default: false
+  docker_host:
+    description: Docker daemon URL; the environment's default when omitted.
+    type: str
+"""
+
+EXAMPLES = r"""
+- name: Restart web and worker now, as the nightly job would
+  glitchtip.aio.restart:
+    container: glitchtip-aio
+    notify: true
+  register: restart_report
+"""
+
+RETURN = r"""
+report:
+  description: What the restart did and saw (steps, before, after, post_check, summary, notifications).
+  returned: always
+  type: dict
+restarted:
+  description: Programs restarted.
+  returned: always
+  type: list
+  elements: str
+  sample: [web, worker]
+"""
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.glitchtip.aio.plugins.module_utils import container_exec
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            container=dict(type="str", default="glitchtip-aio"),
+            deadline=dict(type="int", default=120),
+            notify=dict(type="bool", default=False),
+            docker_host=dict(type="str"),
+        ),
+        supports_check_mode=True,
+    )
+    if not container_exec.HAS_DOCKER:
+        module.fail_json(msg=missing_required_lib("docker"), exception=str(container_exec.DOCKER_IMPORT_ERROR))
+    args = ["restart", "--deadline", str(module.params["deadline"])]
+    if module.check_mode:
+        args.append("--dry-run")
+    if module.params["notify"]:
+        args.append("--notify")
+    try:
+        container = container_exec.AioContainer(module.params["container"], module.params["docker_host"],
+                                                 timeout=module.params["deadline"] * 2 + 120)
+        _code, report = container.exec_aio_json(args)
+    except container_exec.ContainerError as exc:
+        module.fail_json(msg=str(exc))
+    result = dict(changed=bool(report.get("restarted")), report=report, restarted=report.get("restarted", []))
+    if not report.get("ok"):
+        module.fail_json(msg="scheduled restart failed: %s" % report.get("reason"), **result)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
