@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Deploy figures for issue 2, printed as a table (measured, never asserted):
+# Deploy figures for issue 2 (and, through bench/restart.py, issue 3), printed as tables (measured, never asserted):
 #   cold deploy wall time, no-op re-deploy wall time and changed count,
 #   container start -> healthy, size the AIO layers add over the base image.
 # Uses its own container, image name, data dir and port; removes them at the end.
@@ -56,3 +56,6 @@ printf '| no-op re-deploy | %.1f s, changed=%s | <= 10 s, 0 |\n' "$noop" "$noop_
 printf '| container start -> healthy (3 runs) | %s s | <= 20 s |\n' "$(printf '%.1f ' "${healthy_times[@]}")"
 printf '| size added over the base image | %s MB | <= 200 MB |\n' "$added_mb"
 printf '\nbase image: %s (%s MB); logs in %s\n' "$base" "$(calc "$base_size / 1e6")" "$log"
+
+printf '\n'
+python3 bench/restart.py "$name" "http://127.0.0.1:$port"

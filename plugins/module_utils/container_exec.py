@@ -101,3 +101,15 @@ def program_log_tails(log_dir, programs, lines, secrets):
             "stderr": read_log_tail(os.path.join(log_dir, "%s.err.log" % program), lines, secrets),
         }
     return tails
+
+
+def run_job(module, args, timeout):
+    """Run an ``aio`` job that prints a JSON report with ``ok`` and ``reason``; (report, error message)."""
+    try:
+        container = AioContainer(module.params["container"], module.params.get("docker_host"), timeout=timeout)
+        _code, report = container.exec_aio_json(args)
+    except ContainerError as exc:
+        return None, str(exc)
+    if not report.get("ok"):
+        return report, "%s failed: %s" % (report.get("job", args[0]), report.get("reason"))
+    return report, None

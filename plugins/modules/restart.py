@@ -92,15 +92,11 @@ def main():
         args.append("--dry-run")
     if module.params["notify"]:
         args.append("--notify")
-    try:
-        container = container_exec.AioContainer(module.params["container"], module.params["docker_host"],
-                                                 timeout=module.params["deadline"] * 2 + 120)
-        _code, report = container.exec_aio_json(args)
-    except container_exec.ContainerError as exc:
-        module.fail_json(msg=str(exc))
+    report, error = container_exec.run_job(module, args, timeout=module.params["deadline"] * 2 + 120)
+    report = report or {}
     result = dict(changed=bool(report.get("restarted")), report=report, restarted=report.get("restarted", []))
-    if not report.get("ok"):
-        module.fail_json(msg="scheduled restart failed: %s" % report.get("reason"), **result)
+    if error:
+        module.fail_json(msg=error, **result)
     module.exit_json(**result)
 
 

@@ -21,7 +21,7 @@ def image_reference(value):
 def cron_expression(value):
     """True when value is a 5-field cron expression the in-container scheduler accepts."""
     try:
-        schedule.parse(str(value))
+        schedule.validate(str(value))
     except ValueError:
         return False
     return True

@@ -95,12 +95,45 @@ def cmd_restart(args, settings, environ):
         logger.info("%s: %s", label, aio_settings.redact(str(text), secrets))
     logger.log(20 if report["ok"] else 40, "scheduled restart %s: %s", "succeeded" if report["ok"] else "FAILED",
                aio_settings.redact(report["reason"], secrets))
-    text = aio_settings.redact(json.dumps(report, sort_keys=True), secrets)
+    text = json.dumps(aio_settings.redact_tree(report, secrets), sort_keys=True)
     if args.json:
         print(text)
     else:
         for label, line in report["summary"]:
             print("%-12s %s" % (label, aio_settings.redact(str(line), secrets)))
+    return 0 if report["ok"] else 1
+
+
+def _print_report(report, as_json, environ):
+    text = json.dumps(aio_settings.redact_tree(report, aio_settings.secret_values(environ)), sort_keys=True,
+                      default=str)
+    if as_json:
+        print(text)
+    else:
+        print("%s: %s" % ("ok" if report.get("ok") else "FAILED", report.get("reason")))
+
+
+def cmd_backup(args, settings, environ):
+    from . import backup
+    try:
+        report = backup.run_backup(settings, environ, keep_count=args.keep_count, keep_days=args.keep_days,
+                                   include_redis=args.redis, dry_run=args.dry_run, root=args.dir)
+    except backup.BackupError as exc:
+        report = {"job": "backup", "ok": False, "failed_step": str(exc).split(":", 1)[0], "reason": str(exc)}
+    _print_report(report, args.json, environ)
+    return 0 if report["ok"] else 1
+
+
+def cmd_restore(args, settings, environ):
+    from . import backup
+    try:
+        report = backup.Restore(settings, environ, deadline_seconds=args.deadline).run(
+            args.backup, keep_rollback=args.keep_rollback, dry_run=args.dry_run)
+    except backup.BackupError as exc:
+        # Refused before anything was touched (no such backup, bad checksums, unreadable archive).
+        report = {"job": "restore", "ok": False, "failed_step": str(exc).split(":", 1)[0], "touched": False,
+                  "reason": "refused, nothing was changed: %s" % exc}
+    _print_report(report, args.json, environ)
     return 0 if report["ok"] else 1
 
 
@@ -128,6 +161,19 @@ def build_parser():
     restart.add_argument("--deadline", type=int, default=120, help="seconds each program may take to be ready")
     restart.add_argument("--notify-timeout", type=float, default=5.0)
     sub.add_parser("scheduler", help="run the scheduled jobs (a supervisord program)")
+    backup_ = sub.add_parser("backup", help="write, verify and keep a backup; apply retention")
+    backup_.add_argument("--json", action="store_true")
+    backup_.add_argument("--dry-run", action="store_true")
+    backup_.add_argument("--redis", action="store_true", help="include a Redis snapshot")
+    backup_.add_argument("--keep-count", type=int)
+    backup_.add_argument("--keep-days", type=int)
+    backup_.add_argument("--dir", help="backup directory (default: the backups volume)")
+    restore_ = sub.add_parser("restore", help="verify a backup, then restore it with a swap by rename")
+    restore_.add_argument("backup", nargs="?", default="latest", help="a backup name or path, or latest")
+    restore_.add_argument("--json", action="store_true")
+    restore_.add_argument("--dry-run", action="store_true", help="verify only")
+    restore_.add_argument("--keep-rollback", action="store_true", help="keep the replaced database")
+    restore_.add_argument("--deadline", type=int, default=120)
     manage = sub.add_parser("manage", help="run GlitchTip's manage.py as the app user")
     manage.add_argument("arguments", nargs=argparse.REMAINDER)
     logs = sub.add_parser("logs", help="last lines of one program's log, secrets redacted")
@@ -155,5 +201,5 @@ def main(argv=None):
         watchdog.listen(settings)
         return 0
     handler = {"health": cmd_health, "logs": cmd_logs, "run": cmd_run, "manage": cmd_manage, "restart": cmd_restart,
-               "scheduler": cmd_scheduler}[args.command]
+               "scheduler": cmd_scheduler, "backup": cmd_backup, "restore": cmd_restore}[args.command]
     return handler(args, settings, environ)

@@ -11,6 +11,7 @@ only (no environment values) and redacted once more before sending.
 
 from __future__ import annotations
 
+import http.client
 import json
 import time
 import urllib.error
@@ -54,6 +55,8 @@ def feishu_delivered(status, body):
         answer = json.loads(body)
     except ValueError:
         return False, "answer is not JSON"
+    if not isinstance(answer, dict):
+        return False, "answer is not a JSON object"
     code = answer.get("code", answer.get("StatusCode"))
     if code == 0:
         return True, "code 0"
@@ -81,7 +84,7 @@ def deliver(url, payload, judge, timeout=5.0, attempts=3, backoff=1.0, sleep=tim
         try:
             status, body = post(url, payload, timeout)
             delivered, reason = judge(status, body)
-        except (OSError, ValueError) as exc:  # timeouts, refused connections, bad URLs
+        except (OSError, ValueError, http.client.HTTPException) as exc:  # timeouts, refusals, bad URLs, not HTTP
             delivered, reason = False, "%s: %s" % (type(exc).__name__, getattr(exc, "reason", exc))
         if delivered:
             return {"delivered": True, "attempts": attempt, "reason": reason}
@@ -93,8 +96,9 @@ def deliver(url, payload, judge, timeout=5.0, attempts=3, backoff=1.0, sleep=tim
 def notify_all(report, environ, host_label, **options):
     """Send the report to every configured receiver; {receiver: outcome}."""
     secrets = aio_settings.secret_values(environ)
-    # Belt and braces: the report holds no environment values, and is redacted anyway.
-    clean = json.loads(aio_settings.redact(json.dumps(report), secrets))
+    # Belt and braces: the report holds no environment values, and is redacted anyway
+    # (string by string: redacting its JSON text would miss escaped forms and could break it).
+    clean = aio_settings.redact_tree(report, secrets)
     outcomes = {}
     if environ.get(FEISHU_URL_ENV):
         outcomes["feishu"] = deliver(environ[FEISHU_URL_ENV], feishu_card(clean, host_label), feishu_delivered,

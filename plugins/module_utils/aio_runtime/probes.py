@@ -202,7 +202,9 @@ def wait_for_heartbeat(port, password, channel, wait_seconds):
             except socket.timeout:
                 return None
             if isinstance(message, list) and message and message[0] == "message":
-                return decode_heartbeat(message[2])
+                heartbeat = decode_heartbeat(message[2])
+                if heartbeat.get("hostname"):  # anything unreadable on the channel proves nothing: keep waiting
+                    return heartbeat
 
 
 def decode_heartbeat(raw):
@@ -214,6 +216,8 @@ def decode_heartbeat(raw):
             body = base64.b64decode(body).decode("utf-8")
         event = json.loads(body)
     except (ValueError, TypeError, AttributeError):
+        return {}
+    if not isinstance(event, dict):
         return {}
     return {key: event.get(key) for key in ("hostname", "active", "processed", "freq", "timestamp")}
 

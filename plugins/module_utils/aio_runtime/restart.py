@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime
 import os
 import time
+import xmlrpc.client
 
 from . import health, probes
 
@@ -87,11 +88,13 @@ class Restart:
         spec = self.settings["programs"]["web"]
         old_workers = set(before["web_workers"])
         old_master = before["pids"].get("web")
-        if spec.get("reload_signal"):
+        running = self.rpc.supervisor.getProcessInfo("web")["statename"] == "RUNNING"
+        if spec.get("reload_signal") and running:
             self.rpc.supervisor.signalProcess("web", spec["reload_signal"])
             action = "graceful reload (%s)" % spec["reload_signal"]
         else:
-            self.rpc.supervisor.stopProcess("web", True)
+            if running:
+                self.rpc.supervisor.stopProcess("web", True)
             self.rpc.supervisor.startProcess("web", True)
             action = "restart"
 
@@ -108,7 +111,8 @@ class Restart:
 
     def restart_worker(self, before):
         old = before["pids"].get("worker")
-        self.rpc.supervisor.stopProcess("worker", True)
+        if self.rpc.supervisor.getProcessInfo("worker")["statename"] in ("RUNNING", "STARTING", "BACKOFF"):
+            self.rpc.supervisor.stopProcess("worker", True)
         self.rpc.supervisor.startProcess("worker", True)
 
         def ready():
@@ -132,7 +136,11 @@ class Restart:
             report.update(ok=True, reason="would reload web and restart the worker")
         else:
             for step in (self.reload_web, self.restart_worker):
-                result = step(report["before"])
+                try:
+                    result = step(report["before"])
+                except (xmlrpc.client.Fault, OSError) as exc:  # supervisord refused or did not answer
+                    result = {"program": step.__name__.split("_")[-1], "action": step.__name__.split("_")[0],
+                              "ok": False, "seconds": 0, "detail": "supervisord: %s" % exc}
                 report["steps"].append(result)
                 report["restarted"].append(result["program"])
                 if not result["ok"]:

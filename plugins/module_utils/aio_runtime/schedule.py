@@ -55,8 +55,14 @@ def parse(expression):
     parsed = {name: _parse_field(text, name, low, high) for text, (name, low, high) in zip(fields, _FIELDS)}
     if 7 in parsed["day of week"]:
         parsed["day of week"].add(0)
-    parsed["restricted"] = (fields[2] != "*", fields[4] != "*")
+    # As in Vixie cron: a day field starting with '*' (also '*/2') does not restrict.
+    parsed["restricted"] = (not fields[2].startswith("*"), not fields[4].startswith("*"))
     return parsed
+
+
+def validate(expression, now=None):
+    """parse() plus proof that the expression fires at all (31 April never comes)."""
+    next_run(expression, now or datetime.datetime(2026, 1, 1))
 
 
 def matches(parsed, moment):

@@ -3,8 +3,8 @@
 # MIT License (see LICENSE)
 """``aio scheduler``: the supervisord program that runs the in-container jobs on their cron schedules.
 
-Jobs come from the environment (``AIO_RESTART_SCHEDULE``, a cron expression in
-the container's TZ; empty disables it). Each run is a separate ``aio`` process,
+Jobs come from the environment (``AIO_RESTART_SCHEDULE``, ``AIO_BACKUP_SCHEDULE``:
+cron expressions in the container's TZ; empty disables one). Each run is a separate ``aio`` process,
 so a crashing job never takes the scheduler down.
 """
 
@@ -17,9 +17,18 @@ import time
 
 from . import schedule
 
+def _backup_args(environ):
+    args = ["backup"]
+    for variable, flag in (("AIO_BACKUP_KEEP_COUNT", "--keep-count"), ("AIO_BACKUP_KEEP_DAYS", "--keep-days")):
+        if environ.get(variable, "").strip():
+            args += [flag, environ[variable].strip()]
+    return args
+
+
 JOBS = {
-    # job name: (environment variable with its cron expression, aio arguments)
-    "restart": ("AIO_RESTART_SCHEDULE", ["restart", "--notify"]),
+    # job name: (environment variable with its cron expression, aio arguments from the environment)
+    "restart": ("AIO_RESTART_SCHEDULE", lambda environ: ["restart", "--notify"]),
+    "backup": ("AIO_BACKUP_SCHEDULE", _backup_args),
 }
 
 
@@ -31,7 +40,7 @@ def configured_jobs(environ):
         if not expression:
             continue
         try:
-            schedule.parse(expression)
+            schedule.validate(expression)
         except schedule.ScheduleError as exc:
             raise schedule.ScheduleError("%s: %s" % (variable, exc)) from exc
         jobs[name] = expression
@@ -61,6 +70,11 @@ def run_forever(environ, log=sys.stderr, now=datetime.datetime.now, sleep=time.s
             sleep(min(30.0, max(0.5, (when - now()).total_seconds())))
         log.write("[aio scheduler] %s: starting (due %s)\n" % (name, when.isoformat(timespec="minutes")))
         log.flush()
-        code = run(JOBS[name][1])
+        try:
+            code = run(JOBS[name][1](environ))
+        except OSError as exc:  # the job could not even start; the scheduler carries on
+            log.write("[aio scheduler] %s: cannot start: %s\n" % (name, exc))
+            log.flush()
+            continue
         log.write("[aio scheduler] %s: exit code %d\n" % (name, code))
         log.flush()

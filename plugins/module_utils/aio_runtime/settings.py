@@ -94,5 +94,16 @@ def redact(text, secrets):
     return text
 
 
+def redact_tree(value, secrets):
+    """redact() applied to every string inside lists and dicts (keys included); other values as they are."""
+    if isinstance(value, str):
+        return redact(value, secrets)
+    if isinstance(value, dict):
+        return {redact_tree(k, secrets): redact_tree(v, secrets) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [redact_tree(item, secrets) for item in value]
+    return value
+
+
 def current_environ():
     return dict(os.environ)

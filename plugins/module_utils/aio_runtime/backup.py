@@ -1,0 +1,371 @@
+# -*- coding: utf-8 -*-
+# Copyright: glitchtip-aio contributors
+# MIT License (see LICENSE)
+"""``aio backup`` and ``aio restore``: backups that are verified before they count,
+and restores that never leave the live database half-changed.
+"""
+
+from __future__ import annotations
+
+import codecs
+import datetime
+import json
+import os
+import pwd
+import shutil
+import subprocess
+import tarfile
+import time
+
+from . import backup_files as files, health, pgtools, probes, supervisor_rpc
+from .backup_files import BackupError
+
+APP_PROGRAMS = ("scheduler", "worker", "web")  # stopped in this order, started in reverse
+
+
+def _demote(user):
+    entry = pwd.getpwnam(user)
+
+    def demote():
+        os.initgroups(user, entry.pw_gid)
+        os.setgid(entry.pw_gid)
+        os.setuid(entry.pw_uid)
+    return demote
+
+
+def _postgres_env():
+    return {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/var/lib/postgresql", "PGHOST": pgtools.SOCKET_DIR}
+
+
+def _run_postgres(argv, step, stdin=None, stdout=None, input_text=None, timeout=None):
+    """A PostgreSQL client as the postgres OS user (peer auth over the socket); BackupError on failure."""
+    proc = subprocess.run(argv, stdin=stdin, stdout=stdout if stdout is not None else subprocess.PIPE,
+                          stderr=subprocess.PIPE, input=input_text.encode() if input_text is not None else None,
+                          env=_postgres_env(), preexec_fn=_demote("postgres"), timeout=timeout)
+    if proc.returncode != 0:
+        raise BackupError("%s: %s exited with %d: %s" % (step, os.path.basename(argv[0]), proc.returncode,
+                                                           proc.stderr.decode("utf-8", "replace").strip()[-500:]))
+    return proc
+
+
+def psql(sql, database="postgres", step="sql"):
+    return _run_postgres([pgtools.binary("psql"), "-XAtq", "-v", "ON_ERROR_STOP=1", "-d", database, "-f", "-"],
+                         step, input_text=sql).stdout.decode().strip()
+
+
+def server_version():
+    return psql("SHOW server_version", step="version").split()[0]
+
+
+def dump_database(database, path, compression):
+    """pg_dump's stdout into path; pg_dump's own exit code decides (no shell pipe to lose it)."""
+    argv = [pgtools.binary("pg_dump"), "-Fc", "--compress=%s" % compression, "-d", database]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_postgres_env(),
+                            preexec_fn=_demote("postgres"))
+    try:
+        with open(path, "wb") as out:
+            for chunk in iter(lambda: proc.stdout.read(files.CHUNK), b""):
+                out.write(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+    except OSError as exc:  # disk full, I/O error: stop pg_dump rather than leave it blocked on the pipe
+        proc.kill()
+        proc.wait()
+        raise BackupError("dump: cannot write %s: %s" % (path, exc.strerror or exc)) from exc
+    stderr = proc.stderr.read().decode("utf-8", "replace")
+    code = proc.wait()
+    if code != 0:
+        raise BackupError("dump: pg_dump exited with %d: %s" % (code, stderr.strip()[-500:]))
+
+
+def archive_uploads(source, path):
+    with tarfile.open(path, "w:gz", compresslevel=6) as archive:
+        archive.add(source, arcname="uploads")
+    files.fsync_path(path)
+
+
+def read_dump_fully(path):
+    """A full read of the archive (every table's data decompressed), not just its table of contents:
+    ``pg_restore --list`` passes truncated and corrupted dumps. The SQL it yields must also be valid
+    UTF-8 (the database's encoding), which catches damage in the uncompressed schema part too."""
+    proc = subprocess.Popen([pgtools.binary("pg_restore"), "-f", "-", path], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset, bad = 0, None
+    for chunk in iter(lambda: proc.stdout.read(files.CHUNK), b""):
+        if bad is None:
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                bad = offset + exc.start
+        offset += len(chunk)
+    stderr = proc.stderr.read().decode("utf-8", "replace").strip()
+    if proc.wait() != 0:
+        raise BackupError("verify: %s does not read back: %s" % (os.path.basename(path), stderr[-300:]))
+    if bad is not None:
+        raise BackupError("verify: %s yields SQL that is not valid UTF-8 (byte %d of its output)"
+                          % (os.path.basename(path), bad))
+
+
+def read_archive_fully(path):
+    try:
+        with tarfile.open(path, "r:gz") as archive:
+            for member in archive:
+                if member.isfile():
+                    handle = archive.extractfile(member)
+                    while handle.read(files.CHUNK):
+                        pass
+    except (OSError, tarfile.TarError, EOFError) as exc:
+        raise BackupError("verify: %s does not read back: %s" % (os.path.basename(path), exc))
+
+
+def verify(directory):
+    """Manifest, checksums and a full read of every archive; BackupError says what is wrong."""
+    manifest_ = files.read_manifest(directory)
+    problems = files.check_manifest_files(directory, manifest_)
+    if problems:
+        raise BackupError("verify: %s" % "; ".join(problems))
+    read_dump_fully(os.path.join(directory, "database.dump"))
+    if "uploads.tar.gz" in manifest_["files"]:
+        read_archive_fully(os.path.join(directory, "uploads.tar.gz"))
+    return manifest_
+
+
+def redis_snapshot(settings, environ, path):
+    """BGSAVE, wait for it to land, copy the RDB file."""
+    from . import settings as aio_settings
+    port, password = settings["redis"]["port"], environ.get(aio_settings.REDIS_PASSWORD_ENV, "")
+    before = int(probes.redis_commands(port, password, [("LASTSAVE",)])[0])
+    probes.redis_commands(port, password, [("BGSAVE",)])
+    deadline = time.monotonic() + 60
+    while int(probes.redis_commands(port, password, [("LASTSAVE",)])[0]) == before:
+        if time.monotonic() > deadline:
+            raise BackupError("redis: BGSAVE did not finish within 60s")
+        time.sleep(0.2)
+    shutil.copyfile(os.path.join(settings["paths"]["redis"], "dump.rdb"), path)
+    files.fsync_path(path)
+
+
+def run_backup(settings, environ, keep_count=None, keep_days=None, include_redis=False, dry_run=False,
+               root=None, now=None):
+    root = root or settings["paths"]["backups"]
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    name = files.backup_name(now)
+    final = os.path.join(root, name)
+    partial = os.path.join(root, "." + name + files.PARTIAL_SUFFIX)
+    report = {"job": "backup", "name": name, "path": final, "dry_run": dry_run}
+    try:
+        os.makedirs(root, mode=0o700, exist_ok=True)
+        existing = files.list_backups(root)
+    except OSError as exc:
+        raise BackupError("prepare: backup directory %s: %s" % (root, exc.strerror or exc)) from exc
+    if dry_run:
+        report.update(ok=True, reason="would write %s and keep it if it verifies" % final,
+                      would_delete=files.retention_victims(existing + [(name, now)], now, keep_count, keep_days))
+        return report
+    started = time.monotonic()
+    os.umask(0o077)  # backups hold every event and user: root only
+    # Leftovers of killed runs: never under a final name, removed before they pile up.
+    for entry in os.listdir(root):
+        if entry.startswith("." + files.PREFIX) and entry.endswith(files.PARTIAL_SUFFIX):
+            shutil.rmtree(os.path.join(root, entry), ignore_errors=True)
+    try:
+        os.makedirs(partial, mode=0o700)
+        version = server_version()
+        compression = files.compression_for(version.split(".")[0])
+        dump_database(settings["postgres"]["database"], os.path.join(partial, "database.dump"), compression)
+        roles = _run_postgres([pgtools.binary("pg_dumpall"), "--roles-only", "--no-role-passwords"], "roles").stdout
+        with open(os.path.join(partial, "roles.sql"), "wb") as handle:
+            handle.write(roles)
+        archive_uploads(settings["paths"]["uploads"], os.path.join(partial, "uploads.tar.gz"))
+        if include_redis:
+            redis_snapshot(settings, environ, os.path.join(partial, "redis.rdb"))
+        entries = {entry: files.file_entry(os.path.join(partial, entry)) for entry in sorted(os.listdir(partial))}
+        manifest_ = files.manifest(now, {"glitchtip": settings.get("version"), "postgres": version}, entries,
+                                   compression if ":" in compression else "gzip:" + compression)
+        with open(os.path.join(partial, files.MANIFEST), "w", encoding="utf-8") as handle:
+            json.dump(manifest_, handle, indent=2, sort_keys=True)
+            handle.flush()
+            os.fsync(handle.fileno())
+        verify(partial)
+        files.fsync_path(partial)
+        os.rename(partial, final)
+        files.fsync_path(root)
+    except BaseException as exc:
+        # Nothing half-written stays behind, whatever failed (disk full, pg_dump, verification).
+        shutil.rmtree(partial, ignore_errors=True)
+        if isinstance(exc, BackupError):
+            raise
+        if isinstance(exc, OSError):
+            raise BackupError("write: %s" % (exc.strerror or exc)) from exc
+        raise
+    deleted = []
+    for victim in files.retention_victims(files.list_backups(root), now, keep_count, keep_days):
+        shutil.rmtree(os.path.join(root, victim))
+        deleted.append(victim)
+    report.update(ok=True, reason="written and verified", seconds=round(time.monotonic() - started, 2),
+                  files=entries, deleted=deleted, versions=manifest_["versions"],
+                  size=sum(entry["size"] for entry in entries.values()))
+    return report
+
+
+class Restore:
+    """Verify, stop the app, restore into a scratch database, swap it in by rename, check, clean up."""
+
+    def __init__(self, settings, environ, rpc=None, deadline_seconds=120):
+        self.settings = settings
+        self.environ = environ
+        self.rpc = rpc or supervisor_rpc.connect(timeout=deadline_seconds + 60)
+        self.deadline = deadline_seconds
+        self.database = settings["postgres"]["database"]
+        self.steps = []
+
+    def step(self, name, detail=""):
+        self.steps.append({"step": name, "detail": detail, "at": round(time.monotonic() - self.started, 2)})
+
+    def app_programs(self):
+        infos = supervisor_rpc.process_infos(self.rpc)
+        return [name for name in APP_PROGRAMS if name in infos]
+
+    def stop_app(self, programs):
+        for name in programs:
+            info = self.rpc.supervisor.getProcessInfo(name)
+            if info["statename"] in ("RUNNING", "STARTING", "BACKOFF"):
+                self.rpc.supervisor.stopProcess(name, True)
+
+    def start_app(self, programs):
+        for name in reversed(programs):
+            if self.rpc.supervisor.getProcessInfo(name)["statename"] != "RUNNING":
+                self.rpc.supervisor.startProcess(name, True)
+
+    def wait_healthy(self):
+        deadline = time.monotonic() + self.deadline
+        while True:
+            report = probes.run(self.settings, self.environ, ("supervisor", "postgres", "redis", "web"))
+            if report["status"] == health.OK:
+                return report
+            if time.monotonic() > deadline:
+                bad = ["%s: %s" % (n, c["reason"]) for n, c in report["components"].items() if c["status"] != health.OK]
+                raise BackupError("health: not healthy within %ds after the restore (%s)" % (self.deadline,
+                                                                                           "; ".join(bad)))
+            time.sleep(0.5)
+
+    def swap(self, incoming, outgoing):
+        """Put `incoming` in place of the live database in one transaction; the live one becomes `outgoing`.
+        Sessions still connected (a client held open) are terminated after new ones are refused."""
+        live = pgtools.quote_ident(self.database)
+        psql("ALTER DATABASE %s ALLOW_CONNECTIONS false;\n"
+             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+             "WHERE datname IN (%s, %s) AND pid <> pg_backend_pid();\n"
+             "BEGIN;\nALTER DATABASE %s RENAME TO %s;\nALTER DATABASE %s RENAME TO %s;\nCOMMIT;\n"
+             "ALTER DATABASE %s ALLOW_CONNECTIONS true;\n"
+             % (live, pgtools.quote_literal(self.database), pgtools.quote_literal(incoming), live,
+                pgtools.quote_ident(outgoing), pgtools.quote_ident(incoming), live, live), step="swap")
+
+    def restore_uploads(self, directory, stamp):
+        uploads = self.settings["paths"]["uploads"]
+        staging = os.path.join(uploads, ".restore-" + stamp)
+        rollback = os.path.join(uploads, ".rollback-" + stamp)
+        os.makedirs(staging)
+        with tarfile.open(os.path.join(directory, "uploads.tar.gz"), "r:gz") as archive:
+            members = archive.getmembers()
+            for member in members:
+                # Only plain entries below uploads/: no absolute paths, no '..', no devices or links.
+                parts = member.name.split("/")
+                if member.name.startswith("/") or ".." in parts or parts[0] != "uploads" \
+                        or not (member.isfile() or member.isdir()):
+                    raise BackupError("uploads: refusing archive entry %r" % member.name)
+            archive.extractall(staging, members=members)
+        os.makedirs(rollback)
+        for entry in os.listdir(uploads):
+            if not entry.startswith((".restore-", ".rollback-")):
+                os.rename(os.path.join(uploads, entry), os.path.join(rollback, entry))
+        restored = os.path.join(staging, "uploads")
+        for entry in os.listdir(restored):
+            os.rename(os.path.join(restored, entry), os.path.join(uploads, entry))
+        shutil.rmtree(staging)
+        return rollback
+
+    def undo_uploads(self, rollback):
+        uploads = self.settings["paths"]["uploads"]
+        for entry in os.listdir(uploads):
+            if not entry.startswith((".restore-", ".rollback-")):
+                shutil.rmtree(os.path.join(uploads, entry)) if os.path.isdir(os.path.join(uploads, entry)) \
+                    else os.unlink(os.path.join(uploads, entry))
+        for entry in os.listdir(rollback):
+            os.rename(os.path.join(rollback, entry), os.path.join(uploads, entry))
+        shutil.rmtree(rollback)
+
+    def run(self, which="latest", keep_rollback=False, dry_run=False):
+        self.started = time.monotonic()
+        root = self.settings["paths"]["backups"]
+        stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d%H%M%S")
+        scratch = "%s_restore_%s" % (self.database, stamp)
+        rollback_db = "%s_rollback_%s" % (self.database, stamp)
+        report = {"job": "restore", "steps": self.steps, "dry_run": dry_run}
+        directory = files.resolve(root, which)
+        report["backup"] = directory
+        manifest_ = verify(directory)
+        self.step("verify", "manifest, %d checksums and full reads ok" % len(manifest_["files"]))
+        if dry_run:
+            report.update(ok=True, reason="backup verified; would restore it", manifest=manifest_)
+            return report
+        programs = self.app_programs()
+        swapped = False
+        uploads_rollback = None
+        try:
+            self.stop_app(programs)
+            self.step("stop", ", ".join(programs))
+            psql("CREATE DATABASE %s OWNER %s ENCODING 'UTF8' TEMPLATE template0"
+                 % (pgtools.quote_ident(scratch), pgtools.quote_ident(self.settings["postgres"]["user"])),
+                 step="scratch")
+            self.step("scratch", scratch)
+            with open(os.path.join(directory, "database.dump"), "rb") as dump:
+                _run_postgres([pgtools.binary("pg_restore"), "--exit-on-error", "--single-transaction",
+                               "-d", scratch], "restore", stdin=dump, stdout=subprocess.DEVNULL)
+            self.step("restore", "into %s" % scratch)
+            self.swap(scratch, rollback_db)
+            swapped = True
+            self.step("swap", "%s is live; the old one is kept as %s" % (self.database, rollback_db))
+            if "uploads.tar.gz" in manifest_["files"]:
+                uploads_rollback = self.restore_uploads(directory, stamp)
+                self.step("uploads", "restored")
+            self.start_app(programs)
+            self.step("start", ", ".join(reversed(programs)))
+            self.wait_healthy()
+            self.step("health", "ok")
+        except (BackupError, OSError, subprocess.SubprocessError) as exc:
+            failed_step = str(exc).split(":", 1)[0] if isinstance(exc, BackupError) else "io"
+            self.rollback(swapped, scratch, rollback_db, uploads_rollback, programs)
+            report.update(ok=False, failed_step=failed_step,
+                          reason="restore failed at %s; the live database is as it was and services run again: %s"
+                          % (failed_step, exc))
+            report["seconds"] = round(time.monotonic() - self.started, 2)
+            return report
+        if not keep_rollback:
+            psql("DROP DATABASE %s" % pgtools.quote_ident(rollback_db), step="cleanup")
+        if uploads_rollback:
+            shutil.rmtree(uploads_rollback, ignore_errors=True)
+        self.step("cleanup", "kept %s" % rollback_db if keep_rollback else "dropped %s" % rollback_db)
+        report.update(ok=True, reason="restored %s" % os.path.basename(directory),
+                      rollback_database=rollback_db if keep_rollback else None,
+                      seconds=round(time.monotonic() - self.started, 2))
+        return report
+
+    def rollback(self, swapped, scratch, rollback_db, uploads_rollback, programs):
+        """Back to the state before the restore, whatever step failed; errors here are recorded, not raised."""
+        try:
+            if uploads_rollback:
+                self.undo_uploads(uploads_rollback)
+            if swapped:
+                self.stop_app(programs)
+                self.swap(rollback_db, scratch)
+            psql("DROP DATABASE IF EXISTS %s" % pgtools.quote_ident(scratch), step="rollback")
+            self.step("rollback", "live database and uploads as before")
+        except Exception as exc:  # keep going: services must come back regardless
+            self.step("rollback", "incomplete: %s" % exc)
+        try:
+            self.start_app(programs)
+            self.step("start", ", ".join(reversed(programs)))
+        except Exception as exc:
+            self.step("start", "failed: %s" % exc)

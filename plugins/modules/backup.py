@@ -1,0 +1,135 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: glitchtip-aio contributors
+# MIT License (see LICENSE)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: backup
+short_description: Verified, checksummed, atomic backup of a GlitchTip all-in-one container
+description:
+  - Runs the in-container C(aio backup) through the Docker API.
+  - Writes C(database.dump) (pg_dump custom format; zstd on PostgreSQL 16+, gzip level 6 before), C(roles.sql),
+    C(uploads.tar.gz) of C(/code/uploads) and optionally C(redis.rdb), plus C(manifest.json) with the size and
+    SHA-256 of each, into a hidden partial directory; fsyncs, verifies (checksums and a full read of every archive,
+    which C(pg_restore --list) alone is not), then renames it to its final name and fsyncs the parent. A killed or
+    failed backup leaves nothing under a final name. pg_dump writes straight to the file, so its exit code is never
+    lost in a pipe.
+  - Retention by count and/or age runs only after a successful backup and never deletes the newest one.
+version_added: 0.1.0
+author: glitchtip-aio contributors
+requirements:
+  - Docker SDK for Python (C(docker)) on the target host
+attributes:
+  check_mode:
+    support: full
+    details: Says which backup would be written and what retention would delete; writes nothing.
+  diff_mode:
+    support: none
+  idempotent:
+    support: none
+    details: Every run writes a new backup; that is its purpose.
+options:
+  container:
+    description: Name of the AIO container.
+    type: str
+    default: glitchtip-aio
+  keep_count:
+    description: Keep at least this many newest backups.
+    type: int
+  keep_days:
+    description: Keep backups younger than this many days.
+    type: int
+  redis:
+    description: Include a Redis snapshot (BGSAVE) in the backup.
+    type: bool
+    default: false
+  docker_host:
+    description: Docker daemon URL; the environment's default when omitted.
+    type: str
+"""
+
+EXAMPLES = r"""
+- name: Nightly-style backup keeping a week
+  glitchtip.aio.backup:
+    container: glitchtip-aio
+    keep_count: 7
+    keep_days: 7
+  register: backup
+"""
+
+RETURN = r"""
+path:
+  description: Backup directory inside the container (under /data/backups, the host's <data_dir>/backups).
+  returned: success
+  type: str
+  sample: /data/backups/glitchtip-20261127T030100Z
+name:
+  description: Backup name.
+  returned: always
+  type: str
+files:
+  description: Size and SHA-256 of each file.
+  returned: success
+  type: dict
+size:
+  description: Total bytes.
+  returned: success
+  type: int
+seconds:
+  description: Duration including verification.
+  returned: success
+  type: float
+deleted:
+  description: Backups retention removed.
+  returned: success
+  type: list
+  elements: str
+would_delete:
+  description: In check mode, what retention would remove.
+  returned: check mode
+  type: list
+  elements: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.glitchtip.aio.plugins.module_utils import container_exec
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            container=dict(type="str", default="glitchtip-aio"),
+            keep_count=dict(type="int"),
+            keep_days=dict(type="int"),
+            redis=dict(type="bool", default=False),
+            docker_host=dict(type="str"),
+        ),
+        supports_check_mode=True,
+    )
+    if not container_exec.HAS_DOCKER:
+        module.fail_json(msg=missing_required_lib("docker"), exception=str(container_exec.DOCKER_IMPORT_ERROR))
+    for option in ("keep_count", "keep_days"):
+        if module.params[option] is not None and module.params[option] < 1:
+            module.fail_json(msg="%s must be 1 or more, got %d" % (option, module.params[option]))
+    args = ["backup"]
+    for option, flag in (("keep_count", "--keep-count"), ("keep_days", "--keep-days")):
+        if module.params[option] is not None:
+            args += [flag, str(module.params[option])]
+    if module.params["redis"]:
+        args.append("--redis")
+    if module.check_mode:
+        args.append("--dry-run")
+    report, error = container_exec.run_job(module, args, timeout=3600)
+    result = dict(changed=not module.check_mode and error is None, **(report or {}))
+    result.pop("ok", None)
+    if error:
+        module.fail_json(msg=error, **result)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,115 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: glitchtip-aio contributors
+# MIT License (see LICENSE)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: restore
+short_description: Restore a GlitchTip all-in-one container from a verified backup, with a way back
+description:
+  - Runs the in-container C(aio restore) through the Docker API.
+  - Verifies the manifest, every checksum and a full read of every archive first; a bad backup is refused before
+    anything running is touched.
+  - Then stops web, worker and scheduler, restores into a scratch database with stop-on-first-error in a single
+    transaction, refuses new connections and terminates remaining sessions, swaps the scratch database in by rename
+    in one transaction, restores uploads, starts the services and waits until healthy. The replaced database is kept
+    until then (and afterwards with O(keep_rollback)).
+  - On any failure the live database and uploads are put back as they were, the services are started again, and the
+    error names the step that failed.
+version_added: 0.1.0
+author: glitchtip-aio contributors
+requirements:
+  - Docker SDK for Python (C(docker)) on the target host
+attributes:
+  check_mode:
+    support: full
+    details: Verifies the backup and says it would restore it; changes nothing.
+  diff_mode:
+    support: none
+  idempotent:
+    support: none
+options:
+  container:
+    description: Name of the AIO container.
+    type: str
+    default: glitchtip-aio
+  backup:
+    description: Backup name (C(glitchtip-YYYYmmddTHHMMSSZ)), a path under C(/data/backups), or C(latest).
+    type: str
+    default: latest
+  keep_rollback:
+    description: Keep the replaced database (renamed C(glitchtip_rollback_<time>)) after a successful restore.
+    type: bool
+    default: false
+  deadline:
+    description: Seconds the services may take to be healthy after the swap.
+    type: int
+    default: 120
+  docker_host:
+    description: Docker daemon URL; the environment's default when omitted.
+    type: str
+"""
+
+EXAMPLES = r"""
+- name: Restore the newest backup
+  glitchtip.aio.restore:
+    container: glitchtip-aio
+    backup: latest
+"""
+
+RETURN = r"""
+backup:
+  description: The backup restored (or refused).
+  returned: when found
+  type: str
+steps:
+  description: Each step with what it did and when (seconds from the start).
+  returned: when the backup was accepted
+  type: list
+  elements: dict
+failed_step:
+  description: The step that failed.
+  returned: failure
+  type: str
+rollback_database:
+  description: Name of the kept replaced database with O(keep_rollback).
+  returned: success
+  type: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.glitchtip.aio.plugins.module_utils import container_exec
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            container=dict(type="str", default="glitchtip-aio"),
+            backup=dict(type="str", default="latest"),
+            keep_rollback=dict(type="bool", default=False),
+            deadline=dict(type="int", default=120),
+            docker_host=dict(type="str"),
+        ),
+        supports_check_mode=True,
+    )
+    if not container_exec.HAS_DOCKER:
+        module.fail_json(msg=missing_required_lib("docker"), exception=str(container_exec.DOCKER_IMPORT_ERROR))
+    args = ["restore", module.params["backup"], "--deadline", str(module.params["deadline"])]
+    if module.params["keep_rollback"]:
+        args.append("--keep-rollback")
+    if module.check_mode:
+        args.append("--dry-run")
+    report, error = container_exec.run_job(module, args, timeout=3600)
+    result = dict(changed=not module.check_mode and error is None, **(report or {}))
+    result.pop("ok", None)
+    if error:
+        module.fail_json(msg=error, **result)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
