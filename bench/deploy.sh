@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Deploy figures for issue 2 (and, through bench/restart.py, issue 3), printed as tables (measured, never asserted):
+# Deploy figures for issue 2 (and, through bench/restart.py and bench/backup.py, issues 3 and 4),
+# printed as tables (measured, never asserted):
 #   cold deploy wall time, no-op re-deploy wall time and changed count,
 #   container start -> healthy, size the AIO layers add over the base image.
 # Uses its own container, image name, data dir and port; removes them at the end.
@@ -59,3 +60,9 @@ printf '\nbase image: %s (%s MB); logs in %s\n' "$base" "$(calc "$base_size / 1e
 
 printf '\n'
 python3 bench/restart.py "$name" "http://127.0.0.1:$port"
+
+# Last: it replaces the bench container's data with a generated database of >= 1 GiB.
+if [ "${BENCH_SKIP_BACKUP:-}" != "1" ]; then
+  printf '\n'
+  python3 bench/backup.py "$name" "${BENCH_BACKUP_ROWS:-750000}"
+fi

@@ -234,9 +234,10 @@ class Restore:
                 self.rpc.supervisor.stopProcess(name, True)
 
     def start_app(self, programs):
+        # No per-program wait (startsecs each): wait_healthy checks them all together afterwards.
         for name in reversed(programs):
-            if self.rpc.supervisor.getProcessInfo(name)["statename"] != "RUNNING":
-                self.rpc.supervisor.startProcess(name, True)
+            if self.rpc.supervisor.getProcessInfo(name)["statename"] not in ("RUNNING", "STARTING"):
+                self.rpc.supervisor.startProcess(name, False)
 
     def wait_healthy(self):
         deadline = time.monotonic() + self.deadline
