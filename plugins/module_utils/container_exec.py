@@ -26,8 +26,21 @@ except ImportError as exc:  # reported by the module with missing_required_lib
 from .aio_runtime import logtail, settings as aio_settings
 
 
+# Options of every module that reaches the container (documented in doc_fragments/container.py).
+CONTAINER_ARGUMENTS = dict(
+    container=dict(type="str", default="glitchtip-aio"),
+    docker_host=dict(type="str"),
+)
+
+
 class ContainerError(Exception):
     pass
+
+
+def require_docker(module):
+    if not HAS_DOCKER:
+        from ansible.module_utils.basic import missing_required_lib
+        module.fail_json(msg=missing_required_lib("docker"), exception=str(DOCKER_IMPORT_ERROR))
 
 
 class AioContainer:
@@ -113,3 +126,13 @@ def run_job(module, args, timeout):
     if not report.get("ok"):
         return report, "%s failed: %s" % (report.get("job", args[0]), report.get("reason"))
     return report, None
+
+
+def finish_job(module, args, timeout):
+    """Run the job and end the module: changed when it ran for real, failed with its reason."""
+    report, error = run_job(module, args, timeout)
+    result = dict(changed=not module.check_mode and error is None, **(report or {}))
+    result.pop("ok", None)
+    if error:
+        module.fail_json(msg=error, **result)
+    module.exit_json(**result)

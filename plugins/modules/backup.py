@@ -20,8 +20,8 @@ description:
   - Retention by count and/or age runs only after a successful backup and never deletes the newest one.
 version_added: 0.1.0
 author: glitchtip-aio contributors
-requirements:
-  - Docker SDK for Python (C(docker)) on the target host
+extends_documentation_fragment:
+  - glitchtip.aio.container
 attributes:
   check_mode:
     support: full
@@ -32,10 +32,6 @@ attributes:
     support: none
     details: Every run writes a new backup; that is its purpose.
 options:
-  container:
-    description: Name of the AIO container.
-    type: str
-    default: glitchtip-aio
   keep_count:
     description: Keep at least this many newest backups.
     type: int
@@ -46,9 +42,6 @@ options:
     description: Include a Redis snapshot (BGSAVE) in the backup.
     type: bool
     default: false
-  docker_host:
-    description: Docker daemon URL; the environment's default when omitted.
-    type: str
 """
 
 EXAMPLES = r"""
@@ -94,7 +87,7 @@ would_delete:
   elements: str
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.glitchtip.aio.plugins.module_utils import container_exec
 
@@ -102,16 +95,14 @@ from ansible_collections.glitchtip.aio.plugins.module_utils import container_exe
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            container=dict(type="str", default="glitchtip-aio"),
+            container_exec.CONTAINER_ARGUMENTS,
             keep_count=dict(type="int"),
             keep_days=dict(type="int"),
             redis=dict(type="bool", default=False),
-            docker_host=dict(type="str"),
         ),
         supports_check_mode=True,
     )
-    if not container_exec.HAS_DOCKER:
-        module.fail_json(msg=missing_required_lib("docker"), exception=str(container_exec.DOCKER_IMPORT_ERROR))
+    container_exec.require_docker(module)
     for option in ("keep_count", "keep_days"):
         if module.params[option] is not None and module.params[option] < 1:
             module.fail_json(msg="%s must be 1 or more, got %d" % (option, module.params[option]))
@@ -123,12 +114,7 @@ def main():
         args.append("--redis")
     if module.check_mode:
         args.append("--dry-run")
-    report, error = container_exec.run_job(module, args, timeout=3600)
-    result = dict(changed=not module.check_mode and error is None, **(report or {}))
-    result.pop("ok", None)
-    if error:
-        module.fail_json(msg=error, **result)
-    module.exit_json(**result)
+    container_exec.finish_job(module, args, timeout=3600)
 
 
 if __name__ == "__main__":

@@ -22,8 +22,8 @@ description:
   - Read-only; runs the same in check mode.
 version_added: 0.1.0
 author: glitchtip-aio contributors
-requirements:
-  - Docker SDK for Python (C(docker)) on the target host
+extends_documentation_fragment:
+  - glitchtip.aio.container
 attributes:
   check_mode:
     support: full
@@ -33,10 +33,6 @@ attributes:
   idempotent:
     support: full
 options:
-  container:
-    description: Name of the AIO container.
-    type: str
-    default: glitchtip-aio
   components:
     description: Components to check; all by default.
     type: list
@@ -57,9 +53,6 @@ options:
     description: Lines of each failing program's log to return on failure.
     type: int
     default: 40
-  docker_host:
-    description: Docker daemon URL; the environment's default when omitted.
-    type: str
 """
 
 EXAMPLES = r"""
@@ -107,7 +100,7 @@ log_tails:
 
 import time
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.glitchtip.aio.plugins.module_utils import container_exec
 from ansible_collections.glitchtip.aio.plugins.module_utils.aio_runtime import health as health_rules
@@ -181,18 +174,16 @@ class HealthChecker:
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            container=dict(type="str", default="glitchtip-aio"),
+            container_exec.CONTAINER_ARGUMENTS,
             components=dict(type="list", elements="str", choices=COMPONENTS),
             wait_timeout=dict(type="int", default=0),
             interval=dict(type="float", default=1.0),
             log_dir=dict(type="path"),
             log_lines=dict(type="int", default=40),
-            docker_host=dict(type="str"),
         ),
         supports_check_mode=True,
     )
-    if not container_exec.HAS_DOCKER:
-        module.fail_json(msg=missing_required_lib("docker"), exception=str(container_exec.DOCKER_IMPORT_ERROR))
+    container_exec.require_docker(module)
     try:
         HealthChecker(module).run()
     except container_exec.ContainerError as exc:

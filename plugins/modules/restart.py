@@ -20,8 +20,8 @@ description:
     RV(report.notifications) and never fails the module.
 version_added: 0.1.0
 author: glitchtip-aio contributors
-requirements:
-  - Docker SDK for Python (C(docker)) on the target host
+extends_documentation_fragment:
+  - glitchtip.aio.container
 attributes:
   check_mode:
     support: full
@@ -32,10 +32,6 @@ attributes:
     support: none
     details: Every run restarts web and worker when they are healthy to begin with; that is its purpose.
 options:
-  container:
-    description: Name of the AIO container.
-    type: str
-    default: glitchtip-aio
   deadline:
     description: Seconds each program may take to be ready again.
     type: int
@@ -44,9 +40,6 @@ options:
     description: Send the report to the webhooks configured in the container.
     type: bool
     default: false
-  docker_host:
-    description: Docker daemon URL; the environment's default when omitted.
-    type: str
 """
 
 EXAMPLES = r"""
@@ -70,7 +63,7 @@ restarted:
   sample: [web, worker]
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.glitchtip.aio.plugins.module_utils import container_exec
 
@@ -78,15 +71,13 @@ from ansible_collections.glitchtip.aio.plugins.module_utils import container_exe
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            container=dict(type="str", default="glitchtip-aio"),
+            container_exec.CONTAINER_ARGUMENTS,
             deadline=dict(type="int", default=120),
             notify=dict(type="bool", default=False),
-            docker_host=dict(type="str"),
         ),
         supports_check_mode=True,
     )
-    if not container_exec.HAS_DOCKER:
-        module.fail_json(msg=missing_required_lib("docker"), exception=str(container_exec.DOCKER_IMPORT_ERROR))
+    container_exec.require_docker(module)
     args = ["restart", "--deadline", str(module.params["deadline"])]
     if module.check_mode:
         args.append("--dry-run")

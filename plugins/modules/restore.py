@@ -21,8 +21,8 @@ description:
     error names the step that failed.
 version_added: 0.1.0
 author: glitchtip-aio contributors
-requirements:
-  - Docker SDK for Python (C(docker)) on the target host
+extends_documentation_fragment:
+  - glitchtip.aio.container
 attributes:
   check_mode:
     support: full
@@ -32,10 +32,6 @@ attributes:
   idempotent:
     support: none
 options:
-  container:
-    description: Name of the AIO container.
-    type: str
-    default: glitchtip-aio
   backup:
     description: Backup name (C(glitchtip-YYYYmmddTHHMMSSZ)), a path under C(/data/backups), or C(latest).
     type: str
@@ -48,9 +44,6 @@ options:
     description: Seconds the services may take to be healthy after the swap.
     type: int
     default: 120
-  docker_host:
-    description: Docker daemon URL; the environment's default when omitted.
-    type: str
 """
 
 EXAMPLES = r"""
@@ -80,7 +73,7 @@ rollback_database:
   type: str
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.glitchtip.aio.plugins.module_utils import container_exec
 
@@ -88,27 +81,20 @@ from ansible_collections.glitchtip.aio.plugins.module_utils import container_exe
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            container=dict(type="str", default="glitchtip-aio"),
+            container_exec.CONTAINER_ARGUMENTS,
             backup=dict(type="str", default="latest"),
             keep_rollback=dict(type="bool", default=False),
             deadline=dict(type="int", default=120),
-            docker_host=dict(type="str"),
         ),
         supports_check_mode=True,
     )
-    if not container_exec.HAS_DOCKER:
-        module.fail_json(msg=missing_required_lib("docker"), exception=str(container_exec.DOCKER_IMPORT_ERROR))
+    container_exec.require_docker(module)
     args = ["restore", module.params["backup"], "--deadline", str(module.params["deadline"])]
     if module.params["keep_rollback"]:
         args.append("--keep-rollback")
     if module.check_mode:
         args.append("--dry-run")
-    report, error = container_exec.run_job(module, args, timeout=3600)
-    result = dict(changed=not module.check_mode and error is None, **(report or {}))
-    result.pop("ok", None)
-    if error:
-        module.fail_json(msg=error, **result)
-    module.exit_json(**result)
+    container_exec.finish_job(module, args, timeout=3600)
 
 
 if __name__ == "__main__":

@@ -14,22 +14,11 @@ import subprocess
 import time
 import uuid
 
-import docker
 import pytest
 
 testinfra_hosts = ["ansible://localhost"]
 
 PROJECT_DIR = os.environ.get("MOLECULE_PROJECT_DIRECTORY", os.path.abspath(os.path.join(__file__, "../../../..")))
-
-
-@pytest.fixture(scope="module")
-def settings(host):
-    return host.ansible.get_variables()
-
-
-@pytest.fixture(scope="module")
-def container(settings):
-    return docker.from_env().containers.get(settings["glitchtip_container_name"])
 
 
 @pytest.fixture(scope="module")

@@ -11,38 +11,13 @@ import urllib.error
 import urllib.request
 import uuid
 
-import docker
 import pytest
-import yaml
 
 testinfra_hosts = ["ansible://localhost"]
 
 PROJECT_DIR = os.environ.get("MOLECULE_PROJECT_DIRECTORY", os.path.abspath(os.path.join(__file__, "../../../..")))
 SCENARIO_DIR = os.path.join(PROJECT_DIR, "molecule", "default")
 PROGRAMS = ["postgres", "redis", "migrate", "web", "worker"]
-
-
-@pytest.fixture(scope="module")
-def settings(host):
-    return host.ansible.get_variables()
-
-
-@pytest.fixture(scope="module")
-def client():
-    return docker.from_env()
-
-
-@pytest.fixture(scope="module")
-def container(client, settings):
-    return client.containers.get(settings["glitchtip_container_name"])
-
-
-@pytest.fixture(scope="module")
-def secrets(settings):
-    with open(os.path.join(settings["glitchtip_data_dir"], "secrets.yml"), encoding="utf-8") as handle:
-        stored = yaml.safe_load(handle)
-    assert set(stored) == {"secret_key", "db_password", "redis_password"}
-    return stored
 
 
 def exec_in(container, cmd, user="root"):

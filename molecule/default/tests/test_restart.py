@@ -13,7 +13,6 @@ import time
 
 import docker
 import pytest
-import yaml
 
 testinfra_hosts = ["ansible://localhost"]
 
@@ -47,22 +46,6 @@ class Sink(BaseHTTPRequestHandler):
 
 ThreadingHTTPServer(("127.0.0.1", 9999), Sink).serve_forever()
 '''
-
-
-@pytest.fixture(scope="module")
-def settings(host):
-    return host.ansible.get_variables()
-
-
-@pytest.fixture(scope="module")
-def container(settings):
-    return docker.from_env().containers.get(settings["glitchtip_container_name"])
-
-
-@pytest.fixture(scope="module")
-def secrets(settings):
-    with open(os.path.join(settings["glitchtip_data_dir"], "secrets.yml"), encoding="utf-8") as handle:
-        return yaml.safe_load(handle)
 
 
 def aio(container, *args, environment=None):

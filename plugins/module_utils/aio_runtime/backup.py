@@ -8,6 +8,7 @@ and restores that never leave the live database half-changed.
 from __future__ import annotations
 
 import codecs
+import concurrent.futures
 import datetime
 import json
 import os
@@ -16,6 +17,7 @@ import shutil
 import subprocess
 import tarfile
 import time
+import xmlrpc.client
 
 from . import backup_files as files, health, pgtools, probes, supervisor_rpc
 from .backup_files import BackupError
@@ -84,10 +86,16 @@ def archive_uploads(source, path):
     files.fsync_path(path)
 
 
-def read_dump_fully(path):
+def read_dump_fully(path, check_utf8=True):
     """A full read of the archive (every table's data decompressed), not just its table of contents:
-    ``pg_restore --list`` passes truncated and corrupted dumps. The SQL it yields must also be valid
-    UTF-8 (the database's encoding), which catches damage in the uncompressed schema part too."""
+    ``pg_restore --list`` passes truncated and corrupted dumps. With check_utf8 the SQL it yields must
+    also be valid UTF-8 (the database's encoding), which catches damage in the uncompressed schema part."""
+    if not check_utf8:
+        proc = subprocess.run([pgtools.binary("pg_restore"), "-f", os.devnull, path], capture_output=True)
+        if proc.returncode != 0:
+            raise BackupError("verify: %s does not read back: %s" % (
+                os.path.basename(path), proc.stderr.decode("utf-8", "replace").strip()[-300:]))
+        return
     proc = subprocess.Popen([pgtools.binary("pg_restore"), "-f", "-", path], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
     decoder = codecs.getincrementaldecoder("utf-8")()
@@ -119,13 +127,23 @@ def read_archive_fully(path):
         raise BackupError("verify: %s does not read back: %s" % (os.path.basename(path), exc))
 
 
-def verify(directory):
-    """Manifest, checksums and a full read of every archive; BackupError says what is wrong."""
+def verify(directory, check_utf8=True):
+    """Manifest, checksums and a full read of every archive; BackupError says what is wrong.
+
+    The checksums and the full read run side by side (hashing and pg_restore each keep a core
+    busy). At restore time the UTF-8 pass is skipped: matching checksums prove the files are the
+    bytes the backup verified when it wrote them.
+    """
     manifest_ = files.read_manifest(directory)
-    problems = files.check_manifest_files(directory, manifest_)
+    dump = os.path.join(directory, "database.dump")
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        full_read = pool.submit(read_dump_fully, dump, check_utf8) if os.path.isfile(dump) else None
+        problems = files.check_manifest_files(directory, manifest_)
+        read_error = full_read.exception() if full_read else None
     if problems:
         raise BackupError("verify: %s" % "; ".join(problems))
-    read_dump_fully(os.path.join(directory, "database.dump"))
+    if read_error:
+        raise read_error
     if "uploads.tar.gz" in manifest_["files"]:
         read_archive_fully(os.path.join(directory, "uploads.tar.gz"))
     return manifest_
@@ -306,7 +324,7 @@ class Restore:
         report = {"job": "restore", "steps": self.steps, "dry_run": dry_run}
         directory = files.resolve(root, which)
         report["backup"] = directory
-        manifest_ = verify(directory)
+        manifest_ = verify(directory, check_utf8=False)
         self.step("verify", "manifest, %d checksums and full reads ok" % len(manifest_["files"]))
         if dry_run:
             report.update(ok=True, reason="backup verified; would restore it", manifest=manifest_)
@@ -314,17 +332,23 @@ class Restore:
         programs = self.app_programs()
         swapped = False
         uploads_rollback = None
+        pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
         try:
-            self.stop_app(programs)
-            self.step("stop", ", ".join(programs))
             psql("CREATE DATABASE %s OWNER %s ENCODING 'UTF8' TEMPLATE template0"
                  % (pgtools.quote_ident(scratch), pgtools.quote_ident(self.settings["postgres"]["user"])),
                  step="scratch")
             self.step("scratch", scratch)
-            with open(os.path.join(directory, "database.dump"), "rb") as dump:
-                _run_postgres([pgtools.binary("pg_restore"), "--exit-on-error", "--single-transaction",
-                               "-d", scratch], "restore", stdin=dump, stdout=subprocess.DEVNULL)
-            self.step("restore", "into %s" % scratch)
+            # The app stops (a warm worker shutdown takes seconds) while the scratch database fills;
+            # nothing it could still write matters: the live database is about to be replaced.
+            stopping = pool.submit(self.stop_app, programs)
+            try:
+                with open(os.path.join(directory, "database.dump"), "rb") as dump:
+                    _run_postgres([pgtools.binary("pg_restore"), "--exit-on-error", "--single-transaction",
+                                   "-d", scratch], "restore", stdin=dump, stdout=subprocess.DEVNULL)
+                self.step("restore", "into %s" % scratch)
+            finally:
+                stopping.result()
+                self.step("stop", ", ".join(programs))
             self.swap(scratch, rollback_db)
             swapped = True
             self.step("swap", "%s is live; the old one is kept as %s" % (self.database, rollback_db))
@@ -335,14 +359,16 @@ class Restore:
             self.step("start", ", ".join(reversed(programs)))
             self.wait_healthy()
             self.step("health", "ok")
-        except (BackupError, OSError, subprocess.SubprocessError) as exc:
+        except (BackupError, OSError, subprocess.SubprocessError, xmlrpc.client.Fault) as exc:
             failed_step = str(exc).split(":", 1)[0] if isinstance(exc, BackupError) else "io"
+            pool.shutdown(wait=True)
             self.rollback(swapped, scratch, rollback_db, uploads_rollback, programs)
             report.update(ok=False, failed_step=failed_step,
                           reason="restore failed at %s; the live database is as it was and services run again: %s"
                           % (failed_step, exc))
             report["seconds"] = round(time.monotonic() - self.started, 2)
             return report
+        pool.shutdown(wait=True)
         if not keep_rollback:
             psql("DROP DATABASE %s" % pgtools.quote_ident(rollback_db), step="cleanup")
         if uploads_rollback:
