@@ -158,15 +158,22 @@ def test_hba_lines(listen_all):
         assert entry[0] in ("local", "host")
         if entry[0] == "host":
             assert entry[-1] == "scram-sha-256"
-        if entry[-1] == "peer":
+        if "peer" in entry:
             assert entry[:3] == ["local", "all", "postgres"]
-    assert [e for e in entries if e[-1] == "peer"] == [["local", "all", "postgres", "peer"]]
-    assert {e[-1] for e in entries} == {"peer", "scram-sha-256"}, "no trust, md5 or password methods"
+    # Peer only for the postgres role, and only for the OS users pg_ident maps to it.
+    peer = [e for e in entries if "peer" in e]
+    assert peer == [["local", "all", "postgres", "peer", "map=%s" % pgtools.IDENT_MAP]]
+    assert {e[-1] for e in entries if "peer" not in e} == {"scram-sha-256"}, "no trust, md5 or password methods"
     addresses = [e[3] for e in entries if e[0] == "host"]
     assert "127.0.0.1/32" in addresses and "::1/128" in addresses
     assert ("all" in addresses) == listen_all
     # peer comes first, so the postgres OS user is never asked for a password it has not got.
-    assert entries[0] == ["local", "all", "postgres", "peer"]
+    assert entries[0] == ["local", "all", "postgres", "peer", "map=%s" % pgtools.IDENT_MAP]
+
+
+def test_ident_map_lets_only_root_and_postgres_act_as_postgres():
+    lines = [line.split() for line in pgtools.ident_lines().splitlines() if line and not line.startswith("#")]
+    assert lines == [[pgtools.IDENT_MAP, "postgres", "postgres"], [pgtools.IDENT_MAP, "root", "postgres"]]
 
 
 def make_pg(lib, *majors, binary="postgres"):

@@ -209,7 +209,7 @@ def test_postgres_argv_parameters_stay_single_arguments(settings, fake_binary):
 
 def test_postgres_argv_without_parameters(settings, fake_binary):
     del settings["postgres"]["parameters"]
-    assert len(programs.postgres_argv(settings, "/pg")) == 3 + 2 * 5
+    assert len(programs.postgres_argv(settings, "/pg")) == 3 + 2 * 6
 
 
 def test_start_unknown_program_is_a_start_error():

@@ -12,7 +12,6 @@ import concurrent.futures
 import datetime
 import json
 import os
-import pwd
 import shutil
 import subprocess
 import tarfile
@@ -25,25 +24,17 @@ from .backup_files import BackupError
 APP_PROGRAMS = ("scheduler", "worker", "web")  # stopped in this order, started in reverse
 
 
-def _demote(user):
-    entry = pwd.getpwnam(user)
-
-    def demote():
-        os.initgroups(user, entry.pw_gid)
-        os.setgid(entry.pw_gid)
-        os.setuid(entry.pw_uid)
-    return demote
-
-
 def _postgres_env():
-    return {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/var/lib/postgresql", "PGHOST": pgtools.SOCKET_DIR}
+    # root logs in as the postgres role over the socket (peer auth, pg_ident map): no password exists.
+    return {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/root", "PGHOST": pgtools.SOCKET_DIR,
+            "PGUSER": "postgres"}
 
 
 def _run_postgres(argv, step, stdin=None, stdout=None, input_text=None, timeout=None):
-    """A PostgreSQL client as the postgres OS user (peer auth over the socket); BackupError on failure."""
+    """A PostgreSQL client as the postgres role; BackupError naming the step on failure."""
     proc = subprocess.run(argv, stdin=stdin, stdout=stdout if stdout is not None else subprocess.PIPE,
                           stderr=subprocess.PIPE, input=input_text.encode() if input_text is not None else None,
-                          env=_postgres_env(), preexec_fn=_demote("postgres"), timeout=timeout)
+                          env=_postgres_env(), timeout=timeout)
     if proc.returncode != 0:
         raise BackupError("%s: %s exited with %d: %s" % (step, os.path.basename(argv[0]), proc.returncode,
                                                            proc.stderr.decode("utf-8", "replace").strip()[-500:]))
@@ -60,24 +51,10 @@ def server_version():
 
 
 def dump_database(database, path, compression):
-    """pg_dump's stdout into path; pg_dump's own exit code decides (no shell pipe to lose it)."""
-    argv = [pgtools.binary("pg_dump"), "-Fc", "--compress=%s" % compression, "-d", database]
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_postgres_env(),
-                            preexec_fn=_demote("postgres"))
-    try:
-        with open(path, "wb") as out:
-            for chunk in iter(lambda: proc.stdout.read(files.CHUNK), b""):
-                out.write(chunk)
-            out.flush()
-            os.fsync(out.fileno())
-    except OSError as exc:  # disk full, I/O error: stop pg_dump rather than leave it blocked on the pipe
-        proc.kill()
-        proc.wait()
-        raise BackupError("dump: cannot write %s: %s" % (path, exc.strerror or exc)) from exc
-    stderr = proc.stderr.read().decode("utf-8", "replace")
-    code = proc.wait()
-    if code != 0:
-        raise BackupError("dump: pg_dump exited with %d: %s" % (code, stderr.strip()[-500:]))
+    """pg_dump writes the file itself (no pipe whose exit code could be lost), then it is fsynced."""
+    _run_postgres([pgtools.binary("pg_dump"), "-Fc", "--compress=%s" % compression, "-d", database, "-f", path],
+                  "dump")
+    files.fsync_path(path)
 
 
 def archive_uploads(source, path):
@@ -342,9 +319,11 @@ class Restore:
             # nothing it could still write matters: the live database is about to be replaced.
             stopping = pool.submit(self.stop_app, programs)
             try:
-                with open(os.path.join(directory, "database.dump"), "rb") as dump:
-                    _run_postgres([pgtools.binary("pg_restore"), "--exit-on-error", "--single-transaction",
-                                   "-d", scratch], "restore", stdin=dump, stdout=subprocess.DEVNULL)
+                # Parallel jobs (one per core), stop on the first error: the scratch database is
+                # dropped on failure and only ever swapped in whole, so no single transaction is needed.
+                jobs = "--jobs=%d" % max(1, os.cpu_count() or 1)
+                _run_postgres([pgtools.binary("pg_restore"), "--exit-on-error", jobs, "-d", scratch,
+                               os.path.join(directory, "database.dump")], "restore", stdout=subprocess.DEVNULL)
                 self.step("restore", "into %s" % scratch)
             finally:
                 stopping.result()

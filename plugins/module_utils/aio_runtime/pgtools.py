@@ -66,11 +66,21 @@ def ensure_role_and_database_sql(role, database, password):
     ])
 
 
+IDENT_MAP = "aio_admin"
+
+
+def ident_lines():
+    """pg_ident.conf: the OS users allowed to log in as the postgres role over the socket."""
+    return "# Managed by glitchtip-aio; rewritten at every start.\n%s postgres postgres\n%s root postgres\n" % (
+        IDENT_MAP, IDENT_MAP)
+
+
 def hba_lines(listen_all):
     """pg_hba.conf: peer for the postgres OS user, scram-sha-256 for everyone else."""
     lines = [
         "# Managed by glitchtip-aio; rewritten at every start.",
-        "local   all   postgres                  peer",
+        # root may act as postgres too (backup and restore tools), through pg_ident's map.
+        "local   all   postgres                  peer map=%s" % IDENT_MAP,
         "local   all   all                       scram-sha-256",
         "host    all   all       127.0.0.1/32    scram-sha-256",
         "host    all   all       ::1/128         scram-sha-256",

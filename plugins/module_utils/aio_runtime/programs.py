@@ -30,7 +30,8 @@ def postgres_argv(settings, pgdata):
             "-c", "port=%d" % int(pg["port"]),
             "-c", "unix_socket_directories=%s" % pgtools.SOCKET_DIR,
             "-c", "password_encryption=scram-sha-256",
-            "-c", "hba_file=%s" % os.path.join(pgdata, "pg_hba.conf")]
+            "-c", "hba_file=%s" % os.path.join(pgdata, "pg_hba.conf"),
+            "-c", "ident_file=%s" % os.path.join(pgdata, "pg_ident.conf")]
     for key, value in sorted(pg.get("parameters", {}).items()):
         argv += ["-c", "%s=%s" % (key, value)]
     return argv
@@ -56,12 +57,14 @@ def start_postgres(settings, environ):
     if cluster_major != major:
         raise launcher.StartError("data directory holds a PostgreSQL %s cluster but the image has PostgreSQL %s; "
                                   "upgrade it with pg_upgrade or restore a backup" % (cluster_major, major))
-    hba = os.path.join(pgdata, "pg_hba.conf")
-    with open(hba, "w") as handle:
-        handle.write(pgtools.hba_lines(settings["postgres"].get("listen_all", False)))
     entry = pwd.getpwnam("postgres")
-    os.chown(hba, entry.pw_uid, entry.pw_gid)
-    os.chmod(hba, 0o600)
+    for name, text in (("pg_hba.conf", pgtools.hba_lines(settings["postgres"].get("listen_all", False))),
+                       ("pg_ident.conf", pgtools.ident_lines())):
+        path = os.path.join(pgdata, name)
+        with open(path, "w") as handle:
+            handle.write(text)
+        os.chown(path, entry.pw_uid, entry.pw_gid)
+        os.chmod(path, 0o600)
     launcher.exec_as("postgres", postgres_argv(settings, pgdata), env)
 
 
