@@ -204,6 +204,10 @@ def run_backup(settings, environ, keep_count=None, keep_days=None, include_redis
     return report
 
 
+class Refused(BackupError):
+    """The backup failed verification; nothing running was touched."""
+
+
 class Restore:
     """Verify, stop the app, restore into a scratch database, swap it in by rename, check, clean up."""
 
@@ -301,33 +305,51 @@ class Restore:
         report = {"job": "restore", "steps": self.steps, "dry_run": dry_run}
         directory = files.resolve(root, which)
         report["backup"] = directory
-        manifest_ = verify(directory, check_utf8=False)
-        self.step("verify", "manifest, %d checksums and full reads ok" % len(manifest_["files"]))
+        dump = os.path.join(directory, "database.dump")
         if dry_run:
+            manifest_ = verify(directory, check_utf8=False)
             report.update(ok=True, reason="backup verified; would restore it", manifest=manifest_)
             return report
+        manifest_ = files.read_manifest(directory)
+        problems = files.check_manifest_files(directory, manifest_)
+        if problems:
+            raise BackupError("verify: %s" % "; ".join(problems))
+        if "uploads.tar.gz" in manifest_["files"]:
+            read_archive_fully(os.path.join(directory, "uploads.tar.gz"))
+        self.step("verify", "manifest and %d checksums ok" % len(manifest_["files"]))
         programs = self.app_programs()
         swapped = False
         uploads_rollback = None
-        pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+        pool = concurrent.futures.ThreadPoolExecutor(max_workers=2)
         try:
             psql("CREATE DATABASE %s OWNER %s ENCODING 'UTF8' TEMPLATE template0"
                  % (pgtools.quote_ident(scratch), pgtools.quote_ident(self.settings["postgres"]["user"])),
                  step="scratch")
             self.step("scratch", scratch)
+            # The full read of the dump runs beside the scratch restore; nothing running is touched
+            # (services stay up, the live database untouched) until it has passed.
+            full_read = pool.submit(read_dump_fully, dump, False)
+            # Parallel jobs (one per core), stop on the first error: the scratch database is dropped
+            # on failure and only ever swapped in whole, so no single transaction is needed.
+            jobs = "--jobs=%d" % max(1, os.cpu_count() or 1)
+            restoring = subprocess.Popen([pgtools.binary("pg_restore"), "--exit-on-error", jobs, "-d", scratch, dump],
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=_postgres_env())
+            read_error = full_read.exception()
+            if read_error:
+                restoring.kill()
+                restoring.wait()
+                raise Refused(str(read_error))
+            self.step("verify", "full read ok")
             # The app stops (a warm worker shutdown takes seconds) while the scratch database fills;
             # nothing it could still write matters: the live database is about to be replaced.
             stopping = pool.submit(self.stop_app, programs)
-            try:
-                # Parallel jobs (one per core), stop on the first error: the scratch database is
-                # dropped on failure and only ever swapped in whole, so no single transaction is needed.
-                jobs = "--jobs=%d" % max(1, os.cpu_count() or 1)
-                _run_postgres([pgtools.binary("pg_restore"), "--exit-on-error", jobs, "-d", scratch,
-                               os.path.join(directory, "database.dump")], "restore", stdout=subprocess.DEVNULL)
-                self.step("restore", "into %s" % scratch)
-            finally:
-                stopping.result()
-                self.step("stop", ", ".join(programs))
+            stderr = restoring.stderr.read().decode("utf-8", "replace").strip()
+            code = restoring.wait()
+            stopping.result()
+            self.step("stop", ", ".join(programs))
+            if code != 0:
+                raise BackupError("restore: pg_restore exited with %d: %s" % (code, stderr[-500:]))
+            self.step("restore", "into %s" % scratch)
             self.swap(scratch, rollback_db)
             swapped = True
             self.step("swap", "%s is live; the old one is kept as %s" % (self.database, rollback_db))
@@ -338,6 +360,10 @@ class Restore:
             self.step("start", ", ".join(reversed(programs)))
             self.wait_healthy()
             self.step("health", "ok")
+        except Refused:
+            pool.shutdown(wait=True)
+            psql("DROP DATABASE IF EXISTS %s" % pgtools.quote_ident(scratch), step="verify")
+            raise
         except (BackupError, OSError, subprocess.SubprocessError, xmlrpc.client.Fault) as exc:
             failed_step = str(exc).split(":", 1)[0] if isinstance(exc, BackupError) else "io"
             pool.shutdown(wait=True)
