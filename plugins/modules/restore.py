@@ -11,12 +11,12 @@ module: restore
 short_description: Restore a GlitchTip all-in-one container from a verified backup, with a way back
 description:
   - Runs the in-container C(aio restore) through the Docker API.
-  - Verifies the manifest, every checksum and a full read of every archive first; a bad backup is refused before
-    anything running is touched.
-  - Then stops web, worker and scheduler, restores into a scratch database with stop-on-first-error in a single
-    transaction, refuses new connections and terminates remaining sessions, swaps the scratch database in by rename
-    in one transaction, restores uploads, starts the services and waits until healthy. The replaced database is kept
-    until then (and afterwards with O(keep_rollback)).
+  - Verifies the manifest, every checksum and a full read of every archive; a bad backup is refused before anything
+    running is touched. The full read of the dump runs beside the restore into a scratch database (parallel jobs,
+    stop on the first error), and web, worker and scheduler are stopped only once it has passed.
+  - Then it refuses new connections and terminates remaining sessions, swaps the scratch database in by rename in one
+    transaction, restores uploads, starts the services and waits until healthy. The replaced database is kept until
+    then (and afterwards with O(keep_rollback)).
   - On any failure the live database and uploads are put back as they were, the services are started again, and the
     error names the step that failed.
 version_added: 0.1.0
