@@ -18,7 +18,7 @@ import tarfile
 import time
 import xmlrpc.client
 
-from . import backup_files as files, health, pgtools, probes, supervisor_rpc
+from . import backup_files as files, health, pgtools, probes, settings as aio_settings, supervisor_rpc
 from .backup_files import BackupError
 
 APP_PROGRAMS = ("scheduler", "worker", "web")  # stopped in this order, started in reverse
@@ -104,31 +104,38 @@ def read_archive_fully(path):
         raise BackupError("verify: %s does not read back: %s" % (os.path.basename(path), exc))
 
 
-def verify(directory, check_utf8=True):
-    """Manifest, checksums and a full read of every archive; BackupError says what is wrong.
-
-    The checksums and the full read run side by side (hashing and pg_restore each keep a core
-    busy). At restore time the UTF-8 pass is skipped: matching checksums prove the files are the
-    bytes the backup verified when it wrote them.
-    """
+def verify_files(directory):
+    """Manifest, every checksum and a full read of the uploads archive (all but the dump's full read)."""
     manifest_ = files.read_manifest(directory)
-    dump = os.path.join(directory, "database.dump")
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        full_read = pool.submit(read_dump_fully, dump, check_utf8) if os.path.isfile(dump) else None
-        problems = files.check_manifest_files(directory, manifest_)
-        read_error = full_read.exception() if full_read else None
+    problems = files.check_manifest_files(directory, manifest_)
     if problems:
         raise BackupError("verify: %s" % "; ".join(problems))
-    if read_error:
-        raise read_error
     if "uploads.tar.gz" in manifest_["files"]:
         read_archive_fully(os.path.join(directory, "uploads.tar.gz"))
     return manifest_
 
 
+def verify(directory, check_utf8=True):
+    """verify_files plus a full read of the dump; BackupError says what is wrong.
+
+    The checksums and the full read run side by side (hashing and pg_restore each keep a core
+    busy). At restore time the UTF-8 pass is skipped: matching checksums prove the files are the
+    bytes the backup verified when it wrote them.
+    """
+    dump = os.path.join(directory, "database.dump")
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        full_read = pool.submit(read_dump_fully, dump, check_utf8) if os.path.isfile(dump) else None
+        try:
+            manifest_ = verify_files(directory)
+        finally:
+            read_error = full_read.exception() if full_read else None
+    if read_error:
+        raise read_error
+    return manifest_
+
+
 def redis_snapshot(settings, environ, path):
     """BGSAVE, wait for it to land, copy the RDB file."""
-    from . import settings as aio_settings
     port, password = settings["redis"]["port"], environ.get(aio_settings.REDIS_PASSWORD_ENV, "")
     before = int(probes.redis_commands(port, password, [("LASTSAVE",)])[0])
     probes.redis_commands(port, password, [("BGSAVE",)])
@@ -310,12 +317,7 @@ class Restore:
             manifest_ = verify(directory, check_utf8=False)
             report.update(ok=True, reason="backup verified; would restore it", manifest=manifest_)
             return report
-        manifest_ = files.read_manifest(directory)
-        problems = files.check_manifest_files(directory, manifest_)
-        if problems:
-            raise BackupError("verify: %s" % "; ".join(problems))
-        if "uploads.tar.gz" in manifest_["files"]:
-            read_archive_fully(os.path.join(directory, "uploads.tar.gz"))
+        manifest_ = verify_files(directory)
         self.step("verify", "manifest and %d checksums ok" % len(manifest_["files"]))
         programs = self.app_programs()
         swapped = False

@@ -93,13 +93,7 @@ def exec_as(user, argv, env, cwd=None):
 def run_as(user, argv, env, cwd=None, stdin_text=None):
     """Run a child as another user and wait; returns its exit code."""
     entry = pwd.getpwnam(user)
-
-    def demote():
-        os.initgroups(user, entry.pw_gid)
-        os.setgid(entry.pw_gid)
-        os.setuid(entry.pw_uid)
-
     env = dict(env, HOME=entry.pw_dir, USER=user, LOGNAME=user)
     proc = subprocess.run([str(arg) for arg in argv], env=env, cwd=cwd, input=stdin_text, text=True,
-                          preexec_fn=demote if os.getuid() != entry.pw_uid else None)
+                          preexec_fn=lambda: drop_privileges(user))
     return proc.returncode
