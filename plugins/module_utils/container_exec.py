@@ -64,11 +64,7 @@ class AioContainer:
             raise ContainerError("cannot inspect container %s: %s" % (self.name, exc))
 
     def secret_values(self, attrs=None):
-        attrs = attrs if attrs is not None else self.inspect()
-        if not attrs:
-            return []
-        environ = dict(item.split("=", 1) for item in attrs["Config"].get("Env") or [] if "=" in item)
-        return aio_settings.secret_values(environ)
+        return environment_secrets(attrs if attrs is not None else self.inspect())
 
     def exec_aio(self, args, timeout_note=""):
         """Run ``aio ARGS`` as root in the container; returns (exit code, stdout, stderr)."""
@@ -88,6 +84,14 @@ class AioContainer:
             raise ContainerError("aio %s printed no JSON (exit %d): %s" % (" ".join(args), code, (err or out)[-500:]))
 
 
+def environment_secrets(attrs):
+    """The secret values of a container's environment (for redaction); [] without a container."""
+    if not attrs:
+        return []
+    environ = dict(item.split("=", 1) for item in attrs["Config"].get("Env") or [] if "=" in item)
+    return aio_settings.secret_values(environ)
+
+
 def state_summary(attrs):
     """What an operator needs from ``docker inspect``: status, restarts, exit code, Docker health."""
     if not attrs:
@@ -98,6 +102,17 @@ def state_summary(attrs):
             "restart_count": attrs.get("RestartCount", 0),
             "health": (state.get("Health") or {}).get("Status"), "started_at": state.get("StartedAt"),
             "image": attrs.get("Image")}
+
+
+LOG_MOUNT = "/data/logs"
+
+
+def host_log_dir(attrs, destination=LOG_MOUNT):
+    """The host directory bound to the container's log directory, or None."""
+    for mount in (attrs or {}).get("Mounts") or []:
+        if mount.get("Destination") == destination and mount.get("Type") == "bind":
+            return mount.get("Source")
+    return None
 
 
 def read_log_tail(path, lines, secrets):

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from ansible_collections.glitchtip.aio.plugins.module_utils.aio_runtime import cli, launcher
+from ansible_collections.glitchtip.aio.plugins.module_utils.aio_runtime import cli, launcher, logtail
 
 SECRET = "db p@ss/word"
 
@@ -16,15 +16,36 @@ SECRET = "db p@ss/word"
 def test_tail_lines(tmp_path):
     log = tmp_path / "x.log"
     log.write_text("".join("line %d\n" % i for i in range(100)), encoding="utf-8")
-    assert cli.tail_lines(str(log), 3) == ["line 97", "line 98", "line 99"]
-    assert cli.tail_lines(str(log), 0) == []
-    assert cli.tail_lines(str(log), 500) == ["line %d" % i for i in range(100)]
-    assert cli.tail_lines(str(tmp_path / "missing"), 3) == []
+    assert logtail.tail_lines(str(log), 3) == ["line 97", "line 98", "line 99"]
+    assert logtail.tail_lines(str(log), 0) == []
+    assert logtail.tail_lines(str(log), 500) == ["line %d" % i for i in range(100)]
+    assert logtail.tail_lines(str(tmp_path / "missing"), 3) == []
 
 
-def test_program_log_paths():
-    assert cli.program_log_paths({"paths": {"logs": "/data/logs"}}, "web") == {
-        "stdout": "/data/logs/web.log", "stderr": "/data/logs/web.err.log"}
+def test_log_sources_of_a_program_and_of_a_single_file_log():
+    assert [(s, f) for s, f, _ in logtail.log_sources("web")] == [("stdout", "web.log"), ("stderr", "web.err.log")]
+    assert [(s, f) for s, f, _ in logtail.log_sources("web", errors=True)] == [("stderr", "web.err.log")]
+    assert [(s, f) for s, f, _ in logtail.log_sources("restart")] == [("log", "scheduled-restart.log")]
+    assert [(s, f) for s, f, _ in logtail.log_sources("supervisor", errors=True)] == [("errors", "supervisord.log")]
+    with pytest.raises(ValueError, match="unknown log 'nginx'; expected one of web, worker"):
+        logtail.log_sources("nginx")
+
+
+def test_errors_of_a_single_file_log_are_its_warnings_and_worse(tmp_path):
+    (tmp_path / "supervisord.log").write_text(
+        "2026 INFO spawned: 'web'\n2026 WARN received SIGTERM\n2026 INFO success: web\n"
+        "2026 CRIT uncaptured python exception\n2026 INFO exited: migrate (exit status 0; expected)\n"
+        "an ERRORS-free line\n", encoding="utf-8")
+    assert logtail.read_log(str(tmp_path), "supervisor", 10, errors=True) == {
+        "errors": ["2026 WARN received SIGTERM", "2026 CRIT uncaptured python exception"]}
+    assert logtail.read_log(str(tmp_path), "supervisor", 1, errors=True) == {
+        "errors": ["2026 CRIT uncaptured python exception"]}
+    assert logtail.read_log(str(tmp_path), "supervisor", 2) == {
+        "log": ["2026 INFO exited: migrate (exit status 0; expected)", "an ERRORS-free line"]}
+
+
+def test_read_log_of_a_missing_file_is_empty(tmp_path):
+    assert logtail.read_log(str(tmp_path), "worker", 5) == {"stdout": [], "stderr": []}
 
 
 @pytest.fixture
@@ -76,6 +97,10 @@ def test_parser():
     with pytest.raises(SystemExit):
         parser.parse_args(["health", "--component", "nope"])
     with pytest.raises(SystemExit):
+        parser.parse_args(["logs", "nginx"])
+    args = parser.parse_args(["migrate", "--partitions-only", "--quiet", "--notify-failure"])
+    assert (args.partitions_only, args.quiet, args.notify_failure, args.check) == (True, True, True, False)
+    with pytest.raises(SystemExit):
         parser.parse_args([])
 
 
@@ -84,3 +109,19 @@ def test_logs_never_leak_part_of_a_secret(tmp_path, capsys):
     args = argparse.Namespace(program="web", errors=False, lines=1, json=True)
     cli.cmd_logs(args, {"paths": {"logs": str(tmp_path)}}, {"AIO_DB_PASSWORD": SECRET})
     assert SECRET[-6:] not in capsys.readouterr().out
+
+
+def test_redis_cli_gets_the_password_from_the_environment_not_argv(monkeypatch):
+    seen = {}
+    monkeypatch.setattr(cli.os, "execvpe", lambda path, argv, env: seen.update(path=path, argv=argv, env=env))
+    args = cli.build_parser().parse_args(["redis-cli", "ping"])
+    cli.cmd_redis_cli(args, {"redis": {"port": 6379}}, {"AIO_REDIS_PASSWORD": SECRET, "SECRET_KEY": "k"})
+    assert seen["argv"] == ["redis-cli", "-p", "6379", "ping"]
+    assert seen["env"]["REDISCLI_AUTH"] == SECRET
+    assert "SECRET_KEY" not in seen["env"] and SECRET not in " ".join(seen["argv"])
+
+
+@pytest.mark.parametrize("argv", [["psql", "-XAtc", "SELECT 1"], ["manage", "--help"], ["redis-cli", "-n", "1"]])
+def test_passthrough_arguments_reach_the_program_untouched(argv):
+    args = cli.parse(argv)
+    assert (args.command, args.arguments) == (argv[0], argv[1:])

@@ -119,3 +119,12 @@ def test_program_log_tails(tmp_path):
 
 def test_program_log_tails_of_no_programs(tmp_path):
     assert container_exec.program_log_tails(str(tmp_path), [], 10, []) == {}
+
+
+def test_host_log_dir_is_the_bind_mount_of_the_log_directory():
+    attrs = {"Mounts": [{"Type": "bind", "Source": "/srv/g/postgres", "Destination": "/data/postgres"},
+                        {"Type": "bind", "Source": "/srv/g/logs", "Destination": "/data/logs"}]}
+    assert container_exec.host_log_dir(attrs) == "/srv/g/logs"
+    assert container_exec.host_log_dir({"Mounts": [{"Type": "volume", "Source": "/var/lib/docker/v/_data",
+                                                     "Destination": "/data/logs"}]}) is None
+    assert container_exec.host_log_dir(None) is None

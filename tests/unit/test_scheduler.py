@@ -160,3 +160,10 @@ def test_run_forever_bad_expression_raises_before_anything_runs():
                               sleep=lambda s: (_ for _ in ()).throw(AssertionError("slept")),
                               run=lambda args: runs.append(args))
     assert runs == []
+
+
+def test_partition_job_is_quiet_and_reports_failures():
+    environ = {"AIO_PARTITION_SCHEDULE": "15 1 * * *"}
+    assert scheduler.configured_jobs(environ) == {"partitions": "15 1 * * *"}
+    assert scheduler.JOBS["partitions"][1](environ) == ["migrate", "--partitions-only", "--quiet",
+                                                        "--notify-failure"]

@@ -30,3 +30,10 @@ def secrets(settings):
         stored = yaml.safe_load(handle)
     assert set(stored) == {"secret_key", "db_password", "redis_password"}
     return stored
+
+
+@pytest.fixture(scope="module")
+def sink(container):
+    """A real HTTP webhook receiver inside the container, emptied for each test module."""
+    from aio_testlib import Sink
+    return Sink(container)

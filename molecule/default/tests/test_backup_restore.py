@@ -10,27 +10,20 @@ import hashlib
 import json
 import os
 import shutil
-import subprocess
 import time
 import uuid
 
 import pytest
 
+from aio_testlib import psql, run_playbook, wait_healthy
+
 testinfra_hosts = ["ansible://localhost"]
 
-PROJECT_DIR = os.environ.get("MOLECULE_PROJECT_DIRECTORY", os.path.abspath(os.path.join(__file__, "../../../..")))
 
 
 @pytest.fixture(scope="module")
 def backups_dir(settings):
     return os.path.join(settings["glitchtip_data_dir"], "backups")
-
-
-def psql(container, sql):
-    result = container.exec_run(["psql", "-h", "/run/postgresql", "-d", "glitchtip", "-XAtq", "-v", "ON_ERROR_STOP=1",
-                                 "-c", sql], user="postgres")
-    assert result.exit_code == 0, result.output.decode()
-    return result.output.decode().strip()
 
 
 def aio_json(container, *args):
@@ -39,16 +32,6 @@ def aio_json(container, *args):
     return result.exit_code, json.loads((stdout or b"{}").decode()), (stderr or b"").decode()
 
 
-def wait_healthy(container, timeout=120):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if container.exec_run(["/usr/local/bin/aio", "health", "--quiet"]).exit_code == 0:
-            return
-        time.sleep(1)
-    raise AssertionError("not healthy after %ds" % timeout)
-
-
-# The running worker rewrites its heartbeat row every 15 s, before and after any restore.
 LIVE_TABLES = {"events_workerheartbeat"}
 
 
@@ -70,13 +53,6 @@ def upload_checksums(settings):
             with open(path, "rb") as handle:
                 found[os.path.relpath(path, root)] = hashlib.sha256(handle.read()).hexdigest()
     return found
-
-
-def run_playbook(name, *args):
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(PROJECT_DIR, "collections"), ANSIBLE_NOCOLOR="1")
-    return subprocess.run(["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"],
-                           os.path.join(PROJECT_DIR, "playbooks", name)] + list(args),
-                          capture_output=True, text=True, env=env, timeout=900)
 
 
 def generate_data(container, marker):

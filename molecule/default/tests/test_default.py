@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -13,10 +12,11 @@ import uuid
 
 import pytest
 
+from aio_testlib import CONVERGE, run_playbook, wait_healthy
+
 testinfra_hosts = ["ansible://localhost"]
 
 PROJECT_DIR = os.environ.get("MOLECULE_PROJECT_DIRECTORY", os.path.abspath(os.path.join(__file__, "../../../..")))
-SCENARIO_DIR = os.path.join(PROJECT_DIR, "molecule", "default")
 PROGRAMS = ["postgres", "redis", "migrate", "web", "worker"]
 
 
@@ -40,19 +40,6 @@ def supervisor_states(container):
     code, out = exec_in(container, ["/usr/bin/python3", "-c", script])
     assert code == 0, out
     return json.loads(out)
-
-
-def wait_healthy(container, timeout=120):
-    deadline = time.monotonic() + timeout
-    out = ""
-    while time.monotonic() < deadline:
-        container.reload()
-        if container.status == "running":
-            code, out = exec_in(container, ["/usr/local/bin/aio", "health", "--json"])
-            if code == 0:
-                return json.loads(out)
-        time.sleep(1)
-    raise AssertionError("not healthy after %ds: %s" % (timeout, out))
 
 
 def http(url, data=None, headers=None, timeout=10):
@@ -225,20 +212,12 @@ def test_stop_timeout_covers_every_stop_window(container):
     assert container.attrs["Config"]["StopTimeout"] > sum(p["stopwaitsecs"] for p in programs.values())
 
 
-def run_playbook(*args):
-    inventory = os.environ["MOLECULE_INVENTORY_FILE"]
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(PROJECT_DIR, "collections"),
-               ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1")
-    return subprocess.run(["ansible-playbook", "-i", inventory, os.path.join(SCENARIO_DIR, "converge.yml")] + list(args),
-                          capture_output=True, text=True, env=env, timeout=600)
-
-
 def test_check_diff_on_a_repeat_run_changes_nothing_and_shows_no_secret(container, secrets):
     container.reload()
     started = container.attrs["State"]["StartedAt"]
     # side_effect.yml deploys another retention than the inventory's: check against what runs now.
     env = dict(item.split("=", 1) for item in container.attrs["Config"]["Env"])
-    result = run_playbook("--check", "--diff", "-e",
+    result = run_playbook(CONVERGE, "--check", "--diff", "-e",
                           "glitchtip_max_event_life_days=%s" % env["GLITCHTIP_MAX_EVENT_LIFE_DAYS"])
     assert result.returncode == 0, result.stdout[-3000:]
     recap = [line for line in result.stdout.splitlines() if line.startswith("localhost")][-1]
@@ -260,7 +239,7 @@ def test_bad_variables_fail_before_anything_changes(container, settings, variabl
     container.reload()
     started = container.attrs["State"]["StartedAt"]
     secrets_mtime = os.stat(os.path.join(settings["glitchtip_data_dir"], "secrets.yml")).st_mtime
-    result = run_playbook("-e", "%s=%s" % (variable, value))
+    result = run_playbook(CONVERGE, "-e", "%s=%s" % (variable, value))
     output = result.stdout + result.stderr
     assert result.returncode != 0
     assert variable in output and expected in output, output[-2000:]

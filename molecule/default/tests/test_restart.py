@@ -8,45 +8,16 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import time
 
 import docker
 import pytest
 
+from aio_testlib import run_playbook
+
 testinfra_hosts = ["ansible://localhost"]
 
-PROJECT_DIR = os.environ.get("MOLECULE_PROJECT_DIRECTORY", os.path.abspath(os.path.join(__file__, "../../../..")))
 LONG_RUNNING = ["postgres", "redis", "web", "worker", "scheduler"]
-
-SINK = r'''
-import json, sys, time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-class Sink(BaseHTTPRequestHandler):
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
-        with open("/tmp/sink.jsonl", "a") as out:
-            out.write(json.dumps({"path": self.path, "body": body}) + "\n")
-        if self.path == "/hang":
-            time.sleep(20)
-        status, answer = {"/feishu-ok": (200, {"code": 0, "msg": "success"}),
-                          "/feishu-bad": (200, {"code": 19001, "msg": "param invalid"}),
-                          "/generic": (200, {"ok": True}),
-                          "/hang": (200, {"code": 0})}.get(self.path, (404, {}))
-        data = json.dumps(answer).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        pass
-
-ThreadingHTTPServer(("127.0.0.1", 9999), Sink).serve_forever()
-'''
-
 
 def aio(container, *args, environment=None):
     result = container.exec_run(["/usr/local/bin/aio"] + list(args), environment=environment, demux=True)
@@ -170,13 +141,6 @@ def test_restart_refuses_to_touch_web_and_worker_while_redis_is_down(container, 
     wait_healthy(container)
 
 
-def run_playbook(name, *args):
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(PROJECT_DIR, "collections"), ANSIBLE_NOCOLOR="1")
-    return subprocess.run(["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"],
-                           os.path.join(PROJECT_DIR, "playbooks", name)] + list(args),
-                          capture_output=True, text=True, env=env, timeout=600)
-
-
 def test_health_playbook_prints_every_component(container):
     wait_healthy(container)
     result = run_playbook("health.yml")
@@ -205,22 +169,6 @@ def test_restart_playbook_replaces_web_workers_and_worker_and_ends_healthy(conta
     wait_healthy(container, timeout=10)
 
 
-@pytest.fixture(scope="module")
-def sink(container):
-    container.exec_run(["rm", "-f", "/tmp/sink.jsonl"])
-    container.exec_run(["python3", "-c", SINK], detach=True)
-
-    def up():
-        return container.exec_run(["python3", "-c", "import socket; socket.create_connection(('127.0.0.1', 9999))"]
-                                  ).exit_code == 0
-    wait_for(up, 10, "the webhook sink")
-
-    def received():
-        code, out = container.exec_run(["cat", "/tmp/sink.jsonl"])
-        return [json.loads(line) for line in out.decode().splitlines() if line.strip()] if code == 0 else []
-    return received
-
-
 def restart_with(container, **urls):
     environment = {"AIO_FEISHU_WEBHOOK_URL": urls.get("feishu", ""), "AIO_NOTIFY_WEBHOOK_URL": urls.get("webhook", "")}
     code, out, err = aio(container, "restart", "--json", "--notify", "--notify-timeout", "1",
@@ -230,18 +178,18 @@ def restart_with(container, **urls):
 
 def test_notifications_delivered_only_when_the_receiver_says_so(container, sink, secrets):
     wait_healthy(container)
-    code, report, text = restart_with(container, feishu="http://127.0.0.1:9999/feishu-ok",
-                                      webhook="http://127.0.0.1:9999/generic")
+    code, report, text = restart_with(container, feishu=sink.url("/feishu-ok"),
+                                      webhook=sink.url("/generic"))
     assert code == 0 and report["ok"], report
     assert report["notifications"]["feishu"] == {"delivered": True, "attempts": 1, "reason": "code 0"}
     assert report["notifications"]["webhook"]["delivered"] is True
-    bodies = {item["path"]: json.loads(item["body"]) for item in sink()}
+    bodies = {item["path"]: json.loads(item["body"]) for item in sink.received()}
     assert bodies["/feishu-ok"]["msg_type"] == "interactive"
     assert "succeeded" in bodies["/feishu-ok"]["card"]["header"]["title"]["content"]
     assert bodies["/generic"]["ok"] is True and bodies["/generic"]["job"] == "scheduled-restart"
 
     wait_healthy(container)
-    code, report, text = restart_with(container, feishu="http://127.0.0.1:9999/feishu-bad")
+    code, report, text = restart_with(container, feishu=sink.url("/feishu-bad"))
     assert code == 0 and report["ok"], "a failed notification must not fail the restart"
     assert report["notifications"]["feishu"]["delivered"] is False
     assert report["notifications"]["feishu"]["attempts"] == 3
@@ -249,13 +197,13 @@ def test_notifications_delivered_only_when_the_receiver_says_so(container, sink,
 
     wait_healthy(container)
     started = time.monotonic()
-    code, report, text = restart_with(container, webhook="http://127.0.0.1:9999/hang")
+    code, report, text = restart_with(container, webhook=sink.url("/hang"))
     assert code == 0 and report["ok"]
     assert report["notifications"]["webhook"]["delivered"] is False
     assert "timed out" in report["notifications"]["webhook"]["reason"].lower()
     assert time.monotonic() - started < 60
 
-    everything = text + json.dumps(sink())
+    everything = text + json.dumps(sink.received())
     with open(os.path.join(_data_dir(container), "logs", "scheduled-restart.log"), encoding="utf-8") as handle:
         everything += handle.read()
     for name, value in secrets.items():

@@ -11,14 +11,8 @@ import os
 import signal
 import sys
 
-from . import health, launcher, probes, programs, settings as aio_settings, watchdog
-from .logtail import tail_lines
+from . import health, launcher, logtail, probes, programs, settings as aio_settings, watchdog
 from .entrypoint import exec_supervisord
-
-
-def program_log_paths(settings, name):
-    logs = settings["paths"]["logs"]
-    return {"stdout": os.path.join(logs, "%s.log" % name), "stderr": os.path.join(logs, "%s.err.log" % name)}
 
 
 def cmd_health(args, settings, environ):
@@ -32,16 +26,14 @@ def cmd_health(args, settings, environ):
 
 
 def cmd_logs(args, settings, environ):
-    paths = program_log_paths(settings, args.program)
-    streams = ["stderr"] if args.errors else ["stdout", "stderr"]
     secrets = aio_settings.secret_values(environ)
-    result = {stream: [aio_settings.redact(line, secrets) for line in tail_lines(paths[stream], args.lines)]
-              for stream in streams}
+    result = logtail.read_log(settings["paths"]["logs"], args.program, args.lines, errors=args.errors,
+                              redact=lambda line: aio_settings.redact(line, secrets))
     if args.json:
         print(json.dumps(result))
     else:
-        for stream in streams:
-            for line in result[stream]:
+        for lines in result.values():
+            for line in lines:
                 print(line)
     return 0
 
@@ -60,6 +52,23 @@ def cmd_manage(args, settings, environ):
     """GlitchTip's manage.py as the app user, with the same derived connection URLs."""
     launcher.exec_as(settings["app"]["user"], ["python3", "manage.py"] + args.arguments,
                      aio_settings.app_environment(settings, environ), cwd=settings["app"]["dir"])
+
+
+def cmd_psql(args, settings, environ):
+    """psql on the GlitchTip database as the postgres superuser (root maps to it through pg_ident)."""
+    from . import pgtools
+    pg = settings["postgres"]
+    os.execvpe(pgtools.binary("psql"), ["psql", "-h", pgtools.SOCKET_DIR, "-p", str(pg["port"]), "-U", "postgres",
+                                        "-d", pg["database"]] + args.arguments,
+               aio_settings.service_environment(environ))
+
+
+def cmd_redis_cli(args, settings, environ):
+    """redis-cli with the password from the environment (REDISCLI_AUTH), never on a command line."""
+    env = aio_settings.service_environment(environ)
+    if environ.get(aio_settings.REDIS_PASSWORD_ENV):
+        env["REDISCLI_AUTH"] = environ[aio_settings.REDIS_PASSWORD_ENV]
+    os.execvpe("redis-cli", ["redis-cli", "-p", str(settings["redis"]["port"])] + args.arguments, env)
 
 
 def restart_log(settings):
@@ -137,6 +146,46 @@ def cmd_restore(args, settings, environ):
     return 0 if report["ok"] else 1
 
 
+def _startup_migrate_running(settings):
+    """True while the container's own migrate program runs: two migrates at once could collide."""
+    import xmlrpc.client
+    from . import supervisor_rpc
+    if "migrate" not in settings["programs"]:
+        return False
+    try:
+        state = supervisor_rpc.connect().supervisor.getProcessInfo("migrate")["statename"]
+    except (OSError, xmlrpc.client.Error):  # no supervisord (one-off container): nothing runs beside us
+        return False
+    return state in ("STARTING", "RUNNING", "BACKOFF")
+
+
+def cmd_migrate(args, settings, environ):
+    from . import maintenance, notify
+    if _startup_migrate_running(settings):
+        report = {"job": "migrate", "ok": False, "changed": False, "failed_step": "busy",
+                  "reason": "the container's own migrate program is running (container start); try again when "
+                            "it has finished"}
+    else:
+        report = maintenance.Maintenance(settings, environ).run(check=args.check,
+                                                                migrations=not args.partitions_only)
+    if args.partitions_only:
+        report["job"] = "partitions"
+    if not report["ok"] and args.notify_failure:
+        # The quiet scheduled job: nobody reads its success, everybody must hear of its failure.
+        report["summary"] = [("failed step", report.get("failed_step")), ("reason", report["reason"])]
+        report["notifications"] = notify.notify_all(report, environ, environ.get("GLITCHTIP_DOMAIN", "glitchtip"))
+    if args.quiet:
+        if not report["ok"]:
+            sys.stderr.write("%s FAILED: %s\n" % (report["job"], aio_settings.redact(report["reason"],
+                                                                                      aio_settings.secret_values(environ))))
+            for step in report["steps"][-1:]:
+                for line in step["output"]:
+                    sys.stderr.write("  %s\n" % line)
+    else:
+        _print_report(report, args.json, environ)
+    return 0 if report["ok"] else 1
+
+
 def cmd_scheduler(args, settings, environ):
     from . import scheduler
     scheduler.run_forever(environ)
@@ -174,18 +223,38 @@ def build_parser():
     restore_.add_argument("--dry-run", action="store_true", help="verify only")
     restore_.add_argument("--keep-rollback", action="store_true", help="keep the replaced database")
     restore_.add_argument("--deadline", type=int, default=120)
+    migrate = sub.add_parser("migrate", help="apply pending migrations, then partition maintenance")
+    migrate.add_argument("--json", action="store_true")
+    migrate.add_argument("--check", action="store_true", help="say what would change; apply nothing")
+    migrate.add_argument("--partitions-only", action="store_true", help="partition maintenance only")
+    migrate.add_argument("--quiet", action="store_true", help="print nothing unless it fails (scheduled job)")
+    migrate.add_argument("--notify-failure", action="store_true", help="send a failure to the configured webhooks")
     manage = sub.add_parser("manage", help="run GlitchTip's manage.py as the app user")
     manage.add_argument("arguments", nargs=argparse.REMAINDER)
+    psql = sub.add_parser("psql", help="psql on the GlitchTip database as the postgres superuser")
+    psql.add_argument("arguments", nargs=argparse.REMAINDER)
+    redis_cli = sub.add_parser("redis-cli", help="redis-cli, authenticated from the environment")
+    redis_cli.add_argument("arguments", nargs=argparse.REMAINDER)
     logs = sub.add_parser("logs", help="last lines of one program's log, secrets redacted")
-    logs.add_argument("program")
+    logs.add_argument("program", choices=logtail.LOG_NAMES)
     logs.add_argument("--lines", type=int, default=50)
-    logs.add_argument("--errors", action="store_true", help="stderr only")
+    logs.add_argument("--errors", action="store_true", help="stderr only (WARN and worse for single-file logs)")
     logs.add_argument("--json", action="store_true")
     return parser
 
 
+# Their arguments belong to another program: argparse would take "-c ..." as its own options.
+PASSTHROUGH = ("manage", "psql", "redis-cli")
+
+
+def parse(argv):
+    if argv and argv[0] in PASSTHROUGH:
+        return argparse.Namespace(command=argv[0], arguments=list(argv[1:]))
+    return build_parser().parse_args(argv)
+
+
 def main(argv=None):
-    args = build_parser().parse_args(argv)
+    args = parse(sys.argv[1:] if argv is None else argv)
     environ = aio_settings.current_environ()
     try:
         settings = aio_settings.load_settings(os.environ.get("AIO_SETTINGS", aio_settings.SETTINGS_PATH))
@@ -201,5 +270,6 @@ def main(argv=None):
         watchdog.listen(settings)
         return 0
     handler = {"health": cmd_health, "logs": cmd_logs, "run": cmd_run, "manage": cmd_manage, "restart": cmd_restart,
-               "scheduler": cmd_scheduler, "backup": cmd_backup, "restore": cmd_restore}[args.command]
+               "scheduler": cmd_scheduler, "backup": cmd_backup, "restore": cmd_restore,
+               "migrate": cmd_migrate, "psql": cmd_psql, "redis-cli": cmd_redis_cli}[args.command]
     return handler(args, settings, environ)

@@ -97,3 +97,13 @@ def run_as(user, argv, env, cwd=None, stdin_text=None):
     proc = subprocess.run([str(arg) for arg in argv], env=env, cwd=cwd, input=stdin_text, text=True,
                           preexec_fn=lambda: drop_privileges(user))
     return proc.returncode
+
+
+def capture_as(user, argv, env, cwd=None, timeout=None):
+    """Run a child as another user; (exit code, stdout and stderr interleaved as text)."""
+    entry = pwd.getpwnam(user)
+    env = dict(env, HOME=entry.pw_dir, USER=user, LOGNAME=user)
+    proc = subprocess.run([str(arg) for arg in argv], env=env, cwd=cwd, stdin=subprocess.DEVNULL,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout,
+                          preexec_fn=lambda: drop_privileges(user))
+    return proc.returncode, proc.stdout.decode("utf-8", "replace")

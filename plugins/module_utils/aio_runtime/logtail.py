@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import os
+import re
 
 
 def tail_lines(path, lines, block=None):
@@ -30,3 +31,43 @@ def tail_lines(path, lines, block=None):
     if start > 0 and found:
         found = found[1:]
     return found[-lines:]
+
+
+# Logs that are not a supervisord program's stdout/stderr pair: one file each, whose
+# error lines are found by their level instead of by their stream.
+SINGLE_FILE_LOGS = {
+    "supervisor": "supervisord.log",
+    "restart": "scheduled-restart.log",
+    "watchdog": "watchdog.log",
+}
+PROGRAM_LOGS = ("web", "worker", "postgres", "redis", "migrate", "scheduler")
+LOG_NAMES = PROGRAM_LOGS + tuple(SINGLE_FILE_LOGS)
+_ERROR_LINE = re.compile(r"\b(CRIT|CRITICAL|ERROR|FATAL|WARN|WARNING|Traceback)\b")
+
+
+def log_sources(program, errors=False):
+    """[(stream, file name, error filter or None)] to read for one log name.
+
+    A program's "errors" are its stderr file; a single-file log's are its lines at
+    WARN level or worse. ValueError names the accepted names.
+    """
+    if program in SINGLE_FILE_LOGS:
+        return [("errors" if errors else "log", SINGLE_FILE_LOGS[program], _ERROR_LINE if errors else None)]
+    if program not in PROGRAM_LOGS:
+        raise ValueError("unknown log %r; expected one of %s" % (program, ", ".join(LOG_NAMES)))
+    sources = [] if errors else [("stdout", "%s.log" % program, None)]
+    return sources + [("stderr", "%s.err.log" % program, None)]
+
+
+def read_log(log_dir, program, lines, errors=False, redact=lambda line: line):
+    """{stream: last lines} for one log name; a missing file reads as no lines."""
+    result = {}
+    for stream, name, pattern in log_sources(program, errors):
+        path = os.path.join(log_dir, name)
+        if pattern is None:
+            found = tail_lines(path, lines)
+        else:
+            # Errors are rare in an info log: read further back to find the last N of them.
+            found = [line for line in tail_lines(path, lines * 50) if pattern.search(line)][-lines:]
+        result[stream] = [redact(line) for line in found]
+    return result

@@ -3,7 +3,7 @@
 # MIT License (see LICENSE)
 """``aio scheduler``: the supervisord program that runs the in-container jobs on their cron schedules.
 
-Jobs come from the environment (``AIO_RESTART_SCHEDULE``, ``AIO_BACKUP_SCHEDULE``:
+Jobs come from the environment (``AIO_RESTART_SCHEDULE``, ``AIO_BACKUP_SCHEDULE``, ``AIO_PARTITION_SCHEDULE``:
 cron expressions in the container's TZ; empty disables one). Each run is a separate ``aio`` process,
 so a crashing job never takes the scheduler down.
 """
@@ -29,6 +29,9 @@ JOBS = {
     # job name: (environment variable with its cron expression, aio arguments from the environment)
     "restart": ("AIO_RESTART_SCHEDULE", lambda environ: ["restart", "--notify"]),
     "backup": ("AIO_BACKUP_SCHEDULE", _backup_args),
+    # Quiet: it prints (and notifies) only when it fails.
+    "partitions": ("AIO_PARTITION_SCHEDULE",
+                   lambda environ: ["migrate", "--partitions-only", "--quiet", "--notify-failure"]),
 }
 
 

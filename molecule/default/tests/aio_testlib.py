@@ -1,0 +1,115 @@
+"""Helpers every test file of the scenario shares (pytest puts this directory on sys.path)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import time
+
+PROJECT_DIR = os.environ.get("MOLECULE_PROJECT_DIRECTORY", os.path.abspath(os.path.join(__file__, "../../../..")))
+SCENARIO_DIR = os.path.join(PROJECT_DIR, "molecule", "default")
+CONVERGE = os.path.join(SCENARIO_DIR, "converge.yml")
+
+
+def run_playbook(playbook, *args, timeout=900):
+    """ansible-playbook on the scenario's inventory; a bare name is one of the collection's playbooks."""
+    path = playbook if os.sep in playbook else os.path.join(PROJECT_DIR, "playbooks", playbook)
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(PROJECT_DIR, "collections"),
+               ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1")
+    return subprocess.run(["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], path] + list(args),
+                          capture_output=True, text=True, env=env, timeout=timeout)
+
+
+def recap(stdout, host="localhost"):
+    """{ok, changed, failed, ...} of one host from the PLAY RECAP (the last one when there are several plays)."""
+    lines = [line for line in stdout.splitlines() if re.match(r"^%s\s+:" % re.escape(host), line)]
+    assert lines, "no PLAY RECAP line for %s in:\n%s" % (host, stdout[-2000:])
+    return {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)", lines[-1])}
+
+
+def exec_in(container, argv, user="root"):
+    result = container.exec_run(argv, user=user)
+    return result.exit_code, result.output.decode("utf-8", "replace")
+
+
+def health(container):
+    code, out = exec_in(container, ["/usr/local/bin/aio", "health", "--json"])
+    return json.loads(out)
+
+
+def wait_healthy(container, timeout=120):
+    """Wait until every component is ok; returns the health report."""
+    deadline = time.monotonic() + timeout
+    out = ""
+    while time.monotonic() < deadline:
+        container.reload()
+        if container.status == "running":
+            code, out = exec_in(container, ["/usr/local/bin/aio", "health", "--json"])
+            if code == 0:
+                return json.loads(out)
+        time.sleep(1)
+    raise AssertionError("not healthy after %ds: %s" % (timeout, out))
+
+
+def psql(container, sql):
+    """One SQL statement on the GlitchTip database as postgres; its rows as unaligned text."""
+    result = container.exec_run(["psql", "-h", "/run/postgresql", "-d", "glitchtip", "-XAtq", "-v", "ON_ERROR_STOP=1",
+                                 "-c", sql], user="postgres")
+    assert result.exit_code == 0, result.output.decode()
+    return result.output.decode().strip()
+
+
+# A webhook receiver inside the container (where the notifications are sent from): a real HTTP
+# server that records every POST and answers like Feishu (code 0 / refused), a generic
+# webhook, or not at all within the sender's timeout.
+SINK = r'''
+import json, sys, time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+class Sink(BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
+        with open("/tmp/sink.jsonl", "a") as out:
+            out.write(json.dumps({"path": self.path, "body": body}) + "\n")
+        if self.path == "/hang":
+            time.sleep(20)
+        status, answer = {"/feishu-ok": (200, {"code": 0, "msg": "success"}),
+                          "/feishu-bad": (200, {"code": 19001, "msg": "param invalid"}),
+                          "/generic": (200, {"ok": True}),
+                          "/hang": (200, {"code": 0})}.get(self.path, (404, {}))
+        data = json.dumps(answer).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Sink).serve_forever()
+'''
+
+
+class Sink:
+    """The webhook receiver as a test sees it: its URLs and what it received so far."""
+
+    def __init__(self, container, port=9999):
+        self.container, self.port = container, port
+        container.exec_run(["rm", "-f", "/tmp/sink.jsonl"])
+        probe = ["python3", "-c", "import socket; socket.create_connection(('127.0.0.1', %d))" % port]
+        if container.exec_run(probe).exit_code != 0:  # one may run from an earlier test file
+            container.exec_run(["python3", "-c", SINK, str(port)], detach=True)
+        deadline = time.monotonic() + 10
+        while container.exec_run(probe).exit_code != 0:
+            assert time.monotonic() < deadline, "the webhook sink did not start"
+            time.sleep(0.2)
+
+    def url(self, path):
+        return "http://127.0.0.1:%d%s" % (self.port, path)
+
+    def received(self):
+        code, out = self.container.exec_run(["cat", "/tmp/sink.jsonl"])
+        return [json.loads(line) for line in out.decode().splitlines() if line.strip()] if code == 0 else []
