@@ -247,15 +247,3 @@ def test_bad_variables_fail_before_anything_changes(container, settings, variabl
     container.reload()
     assert container.attrs["State"]["StartedAt"] == started
     assert os.stat(os.path.join(settings["glitchtip_data_dir"], "secrets.yml")).st_mtime == secrets_mtime
-
-
-def test_readme_shell_one_liners_work_with_the_generated_credentials(container):
-    code, out = exec_in(container, ["psql", "-h", "/run/postgresql", "-XAtc", "SELECT current_database()", "glitchtip"],
-                        user="postgres")
-    assert (code, out.strip()) == (0, "glitchtip")
-    code, out = exec_in(container, ["sh", "-c", 'REDISCLI_AUTH="$AIO_REDIS_PASSWORD" redis-cli PING'])
-    assert (code, out.strip()) == (0, "PONG")
-    code, out = exec_in(container, ["aio", "manage", "showmigrations", "events"])
-    assert code == 0 and "[X] 0001_initial" in out, out
-    code, out = exec_in(container, ["aio", "logs", "migrate", "--lines", "5"])
-    assert code == 0 and "partitions: ok" in out, out
