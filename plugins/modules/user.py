@@ -215,7 +215,9 @@ def main():
         module.fail_json(msg="aio user printed no report (exit %d): %s" % (
             code, container_exec.aio_settings.redact((err or out)[-500:], secrets)), changed=False)
     if not report.get("ok"):
-        module.fail_json(msg=report.get("reason") or "aio user failed (exit %d)" % code, changed=False)
+        # The reason names the field or organization; the e-mail says which user of a list it was.
+        module.fail_json(msg="%s: %s" % (module.params["email"], report.get("reason") or "aio user failed (exit %d)"
+                                         % code), changed=False)
     module.exit_json(changed=report["changed"], created=report["created"], changes=report["changes"],
                      user=report["user"], msg=report["reason"])
 
