@@ -9,8 +9,11 @@ from __future__ import annotations
 import glob
 import json
 import os
+import pty
 import re
+import select
 import subprocess
+import time
 import urllib.error
 import urllib.request
 import uuid
@@ -178,6 +181,10 @@ def test_one_user_password_reset_flags_and_role(settings, container, organizatio
     assert recap(deactivated)["changed"] == 1, deactivated.output
     assert user_row(container, email) == "false|true|false"
     assert login(settings, email, new) == 400
+    # No password given (and no terminal to ask on): the stored one is kept.
+    reactivated = run_users("-e", "user_email=%s" % email, "-e", "user_active=true")
+    assert "changed: is_active" in reactivated.text, reactivated.output
+    assert login(settings, email, new) == 200
     assert_not_in_logs(settings, old, new)
 
 
@@ -230,3 +237,52 @@ def test_a_bad_field_is_named(settings, container, vars_file):
     assert failed.returncode != 0
     assert "superuser" in failed.text
     assert user_row(container, email) == ""
+
+
+def run_on_terminal(args, answers, timeout=300):
+    """ansible-playbook on a pseudo-terminal, as an operator runs it; answers each prompt as it appears.
+
+    Returns (exit code, everything the terminal showed).
+    """
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(PROJECT_DIR, "collections"), ANSIBLE_NOCOLOR="1")
+    argv = ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"],
+            os.path.join(PROJECT_DIR, "playbooks", "users.yml")] + list(args)
+    pid, fd = pty.fork()     # the child gets the terminal as its controlling tty, as a login shell would
+    if pid == 0:
+        try:
+            os.execvpe(argv[0], argv, env)
+        finally:
+            os._exit(127)
+    shown, pending, deadline = b"", list(answers), time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([fd], [], [], 1.0)
+            if ready:
+                try:
+                    chunk = os.read(fd, 65536)
+                except OSError:          # EIO: the child closed the terminal
+                    break
+                if not chunk:
+                    break
+                shown += chunk
+            if pending and shown.count(b"Password for") > len(answers) - len(pending):
+                os.write(fd, pending.pop(0).encode() + b"\n")
+        else:
+            os.kill(pid, 9)
+    finally:
+        os.close(fd)
+    _pid, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status), shown.decode("utf-8", "replace")
+
+
+def test_prompted_password_is_not_echoed_and_logs_in(settings, container):
+    email = unique("prompt") + "@example.com"
+    password = new_password()
+    code, shown = run_on_terminal(["-e", "user_email=%s" % email, "-e", "user_superuser=true"], [password, password])
+    assert code == 0, shown
+    assert "Password for %s" % email in shown
+    assert "confirm Password for %s" % email in shown
+    assert password not in shown                  # private: the terminal never echoed it
+    assert login(settings, email, password) == 200
+    assert user_row(container, email) == "true|true|true"
+    assert_not_in_logs(settings, password)
