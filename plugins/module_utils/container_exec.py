@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 
 try:
     import docker
@@ -76,6 +77,24 @@ class AioContainer:
             raise ContainerError("cannot run aio %s in %s: %s%s" % (" ".join(args), self.name, exc, timeout_note))
         return code, (stdout or b"").decode("utf-8", "replace"), (stderr or b"").decode("utf-8", "replace")
 
+    def exec_aio_input(self, args, data):
+        """Run ``aio ARGS`` as root with DATA (bytes) on its stdin; returns (exit code, stdout, stderr).
+
+        For secrets: the exec's command line shows in ``docker inspect`` and ``ps``, its stdin nowhere.
+        """
+        try:
+            exec_id = self.client.api.exec_create(self.name, ["/usr/local/bin/aio"] + list(args), user="root",
+                                                  stdin=True)
+            sock = self.client.api.exec_start(exec_id, socket=True)
+            try:
+                stdout, stderr = exchange(sock, data)
+            finally:
+                sock.close()
+            code = self.client.api.exec_inspect(exec_id)["ExitCode"]
+        except (APIError, DockerException, OSError) as exc:
+            raise ContainerError("cannot run aio %s in %s: %s" % (" ".join(args), self.name, exc))
+        return code, stdout.decode("utf-8", "replace"), stderr.decode("utf-8", "replace")
+
     def exec_aio_json(self, args):
         code, out, err = self.exec_aio(list(args) + ["--json"])
         try:
@@ -90,6 +109,26 @@ def environment_secrets(attrs):
         return []
     environ = dict(item.split("=", 1) for item in attrs["Config"].get("Env") or [] if "=" in item)
     return aio_settings.secret_values(environ)
+
+
+def exchange(sock, data):
+    """Write DATA to an attached exec's socket, close our writing side, read its output to the end.
+
+    SOCK is what ``exec_start(socket=True)`` returns: a SocketIO around the Unix or
+    TCP socket, or a paramiko channel for ssh:// hosts. The process sees EOF on its
+    stdin only once the write side is shut down. Without a TTY the output arrives
+    as Docker's multiplexed frames (8-byte header: stream id, size).
+    """
+    from docker.utils import socket as docker_socket
+    raw = sock._sock if isinstance(sock, socket.SocketIO) else sock
+    raw.sendall(data)
+    if hasattr(raw, "shutdown_write"):      # paramiko
+        raw.shutdown_write()
+    else:
+        raw.shutdown(socket.SHUT_WR)
+    frames = (docker_socket.demux_adaptor(*frame) for frame in docker_socket.frames_iter(sock, tty=False))
+    stdout, stderr = docker_socket.consume_socket_output(frames, demux=True)
+    return stdout or b"", stderr or b""
 
 
 def state_summary(attrs):

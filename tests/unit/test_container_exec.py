@@ -3,6 +3,10 @@
 
 from __future__ import annotations
 
+import socket
+import struct
+import threading
+
 import pytest
 
 from ansible_collections.glitchtip.aio.plugins.module_utils import container_exec
@@ -128,3 +132,51 @@ def test_host_log_dir_is_the_bind_mount_of_the_log_directory():
     assert container_exec.host_log_dir({"Mounts": [{"Type": "volume", "Source": "/var/lib/docker/v/_data",
                                                      "Destination": "/data/logs"}]}) is None
     assert container_exec.host_log_dir(None) is None
+
+
+def fake_exec(server, reply_frames):
+    """A Docker exec on the far end of a socket: reads stdin to EOF, then answers in frames."""
+    received = b""
+    while True:
+        chunk = server.recv(65536)
+        if not chunk:
+            break
+        received += chunk
+    for stream, payload in reply_frames(received):
+        server.sendall(struct.pack(">BxxxL", stream, len(payload)) + payload)
+    server.close()
+    return received
+
+
+@pytest.mark.parametrize("wrap", [False, True], ids=["socket", "SocketIO"])
+def test_exchange_sends_stdin_to_eof_and_demultiplexes_the_output(wrap):
+    client_side, server_side = socket.socketpair()
+    data = b'{"email": "a@example.com", "password": "p"}' + b"x" * 300000   # larger than a socket buffer
+    seen = {}
+
+    def serve():
+        seen["stdin"] = fake_exec(server_side, lambda got: [(1, b'{"ok": '), (2, b"warning\n"),
+                                                            (1, b"true}\n")])
+
+    thread = threading.Thread(target=serve)
+    thread.start()
+    sock = socket.SocketIO(client_side, "rwb") if wrap else client_side
+    try:
+        stdout, stderr = container_exec.exchange(sock, data)
+    finally:
+        sock.close()
+        client_side.close()
+    thread.join(10)
+    assert seen["stdin"] == data
+    assert (stdout, stderr) == (b'{"ok": true}\n', b"warning\n")
+
+
+def test_exchange_with_no_output():
+    client_side, server_side = socket.socketpair()
+    thread = threading.Thread(target=fake_exec, args=(server_side, lambda got: []))
+    thread.start()
+    try:
+        assert container_exec.exchange(client_side, b"{}") == (b"", b"")
+    finally:
+        client_side.close()
+    thread.join(10)

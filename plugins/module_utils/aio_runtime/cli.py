@@ -186,6 +186,14 @@ def cmd_migrate(args, settings, environ):
     return 0 if report["ok"] else 1
 
 
+def cmd_user(args, settings, environ):
+    """One JSON request on stdin (the password never touches argv), one JSON report on stdout."""
+    from . import user_runner
+    report = user_runner.run(settings, environ, sys.stdin.read())
+    print(json.dumps(aio_settings.redact_tree(report, aio_settings.secret_values(environ)), sort_keys=True))
+    return 0 if report["ok"] else 1
+
+
 def cmd_scheduler(args, settings, environ):
     from . import scheduler
     scheduler.run_forever(environ)
@@ -235,6 +243,7 @@ def build_parser():
     psql.add_argument("arguments", nargs=argparse.REMAINDER)
     redis_cli = sub.add_parser("redis-cli", help="redis-cli, authenticated from the environment")
     redis_cli.add_argument("arguments", nargs=argparse.REMAINDER)
+    sub.add_parser("user", help="create or update a user from a JSON request on stdin; prints a JSON report")
     logs = sub.add_parser("logs", help="last lines of one program's log, secrets redacted")
     logs.add_argument("program", choices=logtail.LOG_NAMES)
     logs.add_argument("--lines", type=int, default=50)
@@ -271,5 +280,6 @@ def main(argv=None):
         return 0
     handler = {"health": cmd_health, "logs": cmd_logs, "run": cmd_run, "manage": cmd_manage, "restart": cmd_restart,
                "scheduler": cmd_scheduler, "backup": cmd_backup, "restore": cmd_restore,
-               "migrate": cmd_migrate, "psql": cmd_psql, "redis-cli": cmd_redis_cli}[args.command]
+               "migrate": cmd_migrate, "psql": cmd_psql, "redis-cli": cmd_redis_cli,
+               "user": cmd_user}[args.command]
     return handler(args, settings, environ)
