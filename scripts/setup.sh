@@ -17,6 +17,8 @@ missing=()
 command -v dockerd >/dev/null || missing+=(docker.io)
 command -v debootstrap >/dev/null || missing+=(debootstrap)
 python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
+# The push test's loopback registry (molecule/resources/registry.py).
+[ "$requirements" = requirements-test.txt ] && ! command -v docker-registry >/dev/null && missing+=(docker-registry)
 if [ ${#missing[@]} -gt 0 ]; then
   log "installing ${missing[*]}"
   apt-get update -qq
