@@ -9,23 +9,28 @@ import subprocess
 import time
 
 PROJECT_DIR = os.environ.get("MOLECULE_PROJECT_DIRECTORY", os.path.abspath(os.path.join(__file__, "../../../..")))
-SCENARIO_DIR = os.path.join(PROJECT_DIR, "molecule", "default")
+SCENARIO_DIR = os.environ.get("MOLECULE_SCENARIO_DIRECTORY", os.path.join(PROJECT_DIR, "molecule", "default"))
 CONVERGE = os.path.join(SCENARIO_DIR, "converge.yml")
 
 
-def run_playbook(playbook, *args, timeout=900):
-    """ansible-playbook on the scenario's inventory; a bare name is one of the collection's playbooks."""
-    path = playbook if os.sep in playbook else os.path.join(PROJECT_DIR, "playbooks", playbook)
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(PROJECT_DIR, "collections"),
-               ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1")
+def run_playbook(playbook, *args, env=None, timeout=900):
+    """ansible-playbook on the scenario's inventory, as an operator would run it; a bare name is one of
+    the collection's playbooks. The completed process, output as text."""
+    path = playbook if os.path.isabs(playbook) else os.path.join(PROJECT_DIR, "playbooks", playbook)
+    full_env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(PROJECT_DIR, "collections"),
+                    ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1")
+    full_env.update(env or {})
     return subprocess.run(["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], path] + list(args),
-                          capture_output=True, text=True, env=env, timeout=timeout)
+                          capture_output=True, text=True, env=full_env, timeout=timeout, cwd=PROJECT_DIR,
+                          stdin=subprocess.DEVNULL)
 
 
-def recap(stdout, host="localhost"):
-    """{ok, changed, failed, ...} of one host from the PLAY RECAP (the last one when there are several plays)."""
+def recap(output, host="localhost"):
+    """{ok, changed, failed, ...} of one host from the PLAY RECAP (the last one when there are several
+    plays); output is ansible-playbook's stdout or its completed process."""
+    stdout = getattr(output, "stdout", output)
     lines = [line for line in stdout.splitlines() if re.match(r"^%s\s+:" % re.escape(host), line)]
-    assert lines, "no PLAY RECAP line for %s in:\n%s" % (host, stdout[-2000:])
+    assert lines, "no PLAY RECAP line for %s in:\n%s" % (host, stdout[-3000:])
     return {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)", lines[-1])}
 
 

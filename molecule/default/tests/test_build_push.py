@@ -18,7 +18,7 @@ import docker
 import pytest
 import yaml
 
-from playbook_runner import PROJECT_DIR, recap, run_playbook
+from aio_testlib import PROJECT_DIR, recap, run_playbook
 
 testinfra_hosts = ["ansible://localhost"]
 

@@ -9,17 +9,14 @@ import hashlib
 import os
 import shutil
 import stat
-import time
 import uuid
 
 import docker
 import pytest
 
-from playbook_runner import SCENARIO_DIR, recap, run_playbook
+from aio_testlib import CONVERGE, psql, recap, run_playbook, wait_healthy
 
 testinfra_hosts = ["ansible://localhost"]
-
-CONVERGE = os.path.join(SCENARIO_DIR, "converge.yml")
 
 
 def snapshot(root):
@@ -34,22 +31,6 @@ def snapshot(root):
             with open(path, "rb") as handle:
                 found[os.path.relpath(path, root)] = (os.path.getsize(path), hashlib.sha256(handle.read()).hexdigest())
     return found
-
-
-def psql(container, sql):
-    result = container.exec_run(["psql", "-h", "/run/postgresql", "-d", "glitchtip", "-XAtq", "-v", "ON_ERROR_STOP=1",
-                                 "-c", sql], user="postgres")
-    assert result.exit_code == 0, result.output.decode()
-    return result.output.decode().strip()
-
-
-def wait_healthy(container, timeout=120):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if container.exec_run(["/usr/local/bin/aio", "health", "--quiet"]).exit_code == 0:
-            return
-        time.sleep(1)
-    raise AssertionError("not healthy after %ds" % timeout)
 
 
 def markers(container, marker):

@@ -21,22 +21,17 @@ import uuid
 import pytest
 import yaml
 
+from aio_testlib import PROJECT_DIR, psql
+
 testinfra_hosts = ["ansible://localhost"]
 
-PROJECT_DIR = os.environ.get("MOLECULE_PROJECT_DIRECTORY", os.path.abspath(os.path.join(__file__, "../../../..")))
+
 def unique(prefix):
     return "%s-%s" % (prefix, uuid.uuid4().hex[:12])
 
 
 def new_password():
     return "Pw!%s" % uuid.uuid4().hex
-
-
-def psql(container, sql):
-    result = container.exec_run(["psql", "-h", "/run/postgresql", "-d", "glitchtip", "-XAtq", "-v", "ON_ERROR_STOP=1",
-                                 "-c", sql], user="postgres")
-    assert result.exit_code == 0, result.output.decode()
-    return result.output.decode().strip()
 
 
 def user_row(container, email):
