@@ -17,7 +17,10 @@ def run_playbook(playbook, *args, env=None, timeout=900):
     """ansible-playbook on the scenario's inventory, as an operator would run it; a bare name is one of
     the collection's playbooks. The completed process, output as text."""
     path = playbook if os.path.isabs(playbook) else os.path.join(PROJECT_DIR, "playbooks", playbook)
+    # The repository's ansible.cfg, as an operator runs it (molecule's own would send failures to
+    # stderr and print results as JSON), whether the tests run under molecule or by hand.
     full_env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(PROJECT_DIR, "collections"),
+                    ANSIBLE_CONFIG=os.path.join(PROJECT_DIR, "ansible.cfg"), ANSIBLE_DISPLAY_FAILED_STDERR="false",
                     ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1")
     full_env.update(env or {})
     return subprocess.run(["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], path] + list(args),

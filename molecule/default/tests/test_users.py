@@ -12,7 +12,6 @@ import os
 import pty
 import re
 import select
-import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -21,7 +20,7 @@ import uuid
 import pytest
 import yaml
 
-from aio_testlib import PROJECT_DIR, psql
+from aio_testlib import PROJECT_DIR, psql, run_playbook
 
 testinfra_hosts = ["ansible://localhost"]
 
@@ -66,10 +65,7 @@ def vars_file(tmp_path):
 
 
 def run_users(*args):
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(PROJECT_DIR, "collections"), ANSIBLE_NOCOLOR="1")
-    proc = subprocess.run(["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], "-v",
-                           os.path.join(PROJECT_DIR, "playbooks", "users.yml")] + list(args),
-                          capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL, timeout=600)
+    proc = run_playbook("users.yml", "-v", *args, timeout=600)
     proc.output = proc.stdout + proc.stderr
     # The YAML callback folds long messages over lines: compare with whitespace collapsed.
     proc.text = " ".join(proc.stdout.split())
@@ -239,7 +235,8 @@ def run_on_terminal(args, answers, timeout=300):
 
     Returns (exit code, everything the terminal showed).
     """
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(PROJECT_DIR, "collections"), ANSIBLE_NOCOLOR="1")
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(PROJECT_DIR, "collections"), ANSIBLE_NOCOLOR="1",
+               ANSIBLE_CONFIG=os.path.join(PROJECT_DIR, "ansible.cfg"), ANSIBLE_DISPLAY_FAILED_STDERR="false")
     argv = ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"],
             os.path.join(PROJECT_DIR, "playbooks", "users.yml")] + list(args)
     pid, fd = pty.fork()     # the child gets the terminal as its controlling tty, as a login shell would
