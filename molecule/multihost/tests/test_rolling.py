@@ -13,7 +13,9 @@ from aio_testlib import CONVERGE, run_playbook
 from mh_testlib import HOSTS, WEB_HOSTS, app_containers, env_of, http, secret_values, started_at, web_url
 
 INTERVAL = 0.05
-TIMEOUT = 0.5
+# Short, but not so short that a busy 2-core machine booting the next container makes a
+# healthy web look down (a load balancer's check waits seconds).
+TIMEOUT = 1.0
 
 
 class Prober(threading.Thread):
