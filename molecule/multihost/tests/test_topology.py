@@ -121,3 +121,11 @@ def test_event_stored_through_web1_is_processed_by_the_worker_and_visible_throug
         raise AssertionError("event %s not processed (seen through web2): %s %s" % (event_id, status, body))
     # Only worker1 runs celery (test above), so processed means it went web1 → Redis → worker1.
     assert pg(client, "SELECT processed FROM events_event WHERE event_id = '%s'" % uuid.UUID(event_id)) == "t"
+
+
+def test_no_one_off_container_is_left_behind(client, containers, hostvars):
+    """The preflight and migrate containers of the deploy are removed once they answered."""
+    image = hostvars["web1"]["glitchtip_image_name"]
+    made = {c.name for c in client.containers.list(all=True) if c.image.tags
+            and any(tag.split(":")[0] == image for tag in c.image.tags)}
+    assert made == {c.name for c in containers.values()}, made
