@@ -126,6 +126,6 @@ def test_event_stored_through_web1_is_processed_by_the_worker_and_visible_throug
 def test_no_one_off_container_is_left_behind(client, containers, hostvars):
     """The preflight and migrate containers of the deploy are removed once they answered."""
     image = hostvars["web1"]["glitchtip_image_name"]
-    made = {c.name for c in client.containers.list(all=True) if c.image.tags
-            and any(tag.split(":")[0] == image for tag in c.image.tags)}
+    # Config.Image is the reference the container was created from (the image may be gone since).
+    made = {c.name for c in client.containers.list(all=True) if c.attrs["Config"]["Image"].split(":")[0] == image}
     assert made == {c.name for c in containers.values()}, made
