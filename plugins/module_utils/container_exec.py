@@ -97,10 +97,14 @@ class AioContainer:
 
     def exec_aio_json(self, args):
         code, out, err = self.exec_aio(list(args) + ["--json"])
-        try:
-            return code, json.loads(out)
-        except ValueError:
-            raise ContainerError("aio %s printed no JSON (exit %d): %s" % (" ".join(args), code, (err or out)[-500:]))
+        return code, _json_report(args, code, out, err)
+
+
+def _json_report(args, code, out, err):
+    try:
+        return json.loads(out)
+    except ValueError:
+        raise ContainerError("aio %s printed no JSON (exit %d): %s" % (" ".join(args), code, (err or out)[-500:]))
 
 
 def environment_secrets(attrs):
@@ -170,11 +174,54 @@ def program_log_tails(log_dir, programs, lines, secrets):
     return tails
 
 
+# Options of the modules that can run ``aio`` in a one-off container from an image (before the
+# real container exists or is replaced), with the environment and networks it will have.
+ONEOFF_ARGUMENTS = dict(
+    image=dict(type="str"),
+    environment=dict(type="dict", default={}, no_log=True),
+    networks=dict(type="list", elements="str", default=[]),
+)
+
+
+def run_oneoff(client, image, args, environment, networks, name_prefix, timeout):
+    """``aio ARGS`` in a throwaway container of image; (exit code, stdout, stderr). Always removed."""
+    import uuid
+    name = "%s-oneoff-%s" % (name_prefix, uuid.uuid4().hex[:8])
+    try:
+        container = client.containers.create(
+            image, command=list(args), entrypoint=["/usr/local/bin/aio"], name=name,
+            environment={key: str(value) for key, value in environment.items()},
+            network=networks[0] if networks else None, labels={"org.glitchtip-aio.oneoff": "true"})
+    except (APIError, DockerException) as exc:
+        raise ContainerError("cannot create a one-off container from %s: %s" % (image, exc))
+    try:
+        for network in networks[1:]:
+            client.networks.get(network).connect(container)
+        container.start()
+        code = container.wait(timeout=timeout)["StatusCode"]
+        out = container.logs(stdout=True, stderr=False).decode("utf-8", "replace")
+        err = container.logs(stdout=False, stderr=True).decode("utf-8", "replace")
+    except (APIError, DockerException, OSError) as exc:  # OSError: the wait timed out
+        raise ContainerError("one-off aio %s from %s failed: %s" % (" ".join(args), image, exc))
+    finally:
+        try:
+            container.remove(force=True)
+        except (APIError, DockerException):
+            pass
+    return code, out, err
+
+
 def run_job(module, args, timeout):
     """Run an ``aio`` job that prints a JSON report with ``ok`` and ``reason``; (report, error message)."""
     try:
         container = AioContainer(module.params["container"], module.params.get("docker_host"), timeout=timeout)
-        _code, report = container.exec_aio_json(args)
+        if module.params.get("image"):
+            code, out, err = run_oneoff(container.client, module.params["image"], list(args) + ["--json"],
+                                        module.params["environment"], module.params["networks"],
+                                        module.params["container"], timeout)
+            report = _json_report(args, code, out, err)
+        else:
+            _code, report = container.exec_aio_json(args)
     except ContainerError as exc:
         return None, str(exc)
     if not report.get("ok"):

@@ -18,6 +18,8 @@ description:
   - A failing migration fails the module with its exit code and the last lines of its output (secrets
     redacted); partition maintenance does not run after a failed migration.
   - Refuses to run while the container's own start-up migration is still running.
+  - With O(image), runs in a one-off container of that image instead (the environment and networks given), so
+    a deploy of several hosts migrates once, with the new code, before any container is replaced.
 version_added: 0.1.0
 author: glitchtip-aio contributors
 extends_documentation_fragment:
@@ -40,6 +42,18 @@ options:
     description: Seconds the whole run may take.
     type: int
     default: 3600
+  image:
+    description: Run in a one-off container of this image rather than in O(container).
+    type: str
+  environment:
+    description: With O(image), the container environment (secrets included, hence no_log).
+    type: dict
+    default: {}
+  networks:
+    description: With O(image), the Docker networks to join.
+    type: list
+    elements: str
+    default: []
 """
 
 EXAMPLES = r"""
@@ -88,6 +102,7 @@ def main():
             container_exec.CONTAINER_ARGUMENTS,
             partitions_only=dict(type="bool", default=False),
             timeout=dict(type="int", default=3600),
+            **container_exec.ONEOFF_ARGUMENTS
         ),
         supports_check_mode=True,
     )

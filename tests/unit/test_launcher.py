@@ -125,4 +125,4 @@ def test_redis_ready_sends_ping_with_the_password(monkeypatch):
 
     monkeypatch.setattr(launcher.probes, "redis_commands", redis_commands)
     assert launcher.redis_ready({"redis": {"port": 6380}}, {"AIO_REDIS_PASSWORD": "pw"}) is True
-    assert seen == {"port": 6380, "password": "pw", "commands": [("PING",)]}
+    assert seen == {"port": {"port": 6380}, "password": "pw", "commands": [("PING",)]}

@@ -348,7 +348,7 @@ def test_probe_worker_no_heartbeat_in_window_is_unknown(monkeypatch):
     result = probes.probe_worker(_settings(port=6390), {"AIO_REDIS_PASSWORD": PASSWORD}, _supervisor())
     assert result["status"] == health.UNKNOWN
     assert "no heartbeat within 0.5s" in result["reason"]
-    assert calls == [(6390, PASSWORD, CHANNEL, 0.5)]
+    assert calls == [({"port": 6390}, PASSWORD, CHANNEL, 0.5)]
 
 
 @pytest.mark.parametrize("error", [OSError("Connection refused"), probes.RedisError("NOAUTH Authentication required")])

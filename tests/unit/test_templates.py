@@ -258,8 +258,10 @@ def supervisor_groups(context, tmp_path_factory):
         with open(os.path.join(conf_d, os.path.basename(path)), "w", encoding="utf-8", newline="") as handle:
             handle.write(relocate(read(path)))
     main = read(os.path.join(context, "etc", "supervisor", "supervisord.conf"))
-    assert "files = /etc/supervisor/conf.d/*.conf" in main
-    main = relocate(main).replace("files = /etc/supervisor/conf.d/*.conf", "files = %s/*.conf" % conf_d)
+    # The entrypoint links the programs this container runs into the run directory; here: all of them.
+    assert "files = /run/glitchtip-aio/programs/*.conf" in main
+    main = main.replace("files = /run/glitchtip-aio/programs/*.conf", "files = %s/*.conf" % conf_d)
+    main = relocate(main)
     main_path = os.path.join(scratch, "supervisord.conf")
     with open(main_path, "w", encoding="utf-8", newline="") as handle:
         handle.write(main)

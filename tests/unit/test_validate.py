@@ -27,7 +27,9 @@ def load_checks():
         tasks = yaml.safe_load(handle)
     (task,) = [task for task in tasks if task.get("name") == "Check formats and ranges"]
     variables = dict(task["vars"])
-    checks = {check["var"]: check["that"] for check in variables.pop("_glitchtip_checks")}
+    checks = {}
+    for check in variables.pop("_glitchtip_checks"):  # a variable may have several checks
+        checks.setdefault(check["var"], []).append(check["that"])
     return variables, checks
 
 
@@ -35,15 +37,28 @@ PATTERNS, CHECKS = load_checks()
 ENV = jinja2.Environment(undefined=jinja2.StrictUndefined)
 ENV.tests["match"] = ansible_match
 ENV.tests["search"] = ansible_search
+ENV.filters["difference"] = lambda a, b: [item for item in a if item not in b]  # Ansible's, for lists of names
 # The collection's own Jinja tests, under the name the checks use.
 ENV.tests.update({"glitchtip.aio." + name: test for name, test in render_tests.TestModule().tests().items()})
 
 
+# A single all-in-one host with embedded services, as the checks see it unless a test says otherwise.
+SINGLE_HOST = {"glitchtip_topology_split": False, "glitchtip_db_external": False, "glitchtip_redis_external": False,
+               "glitchtip_external_db_host": "", "glitchtip_external_redis_url": "", "glitchtip_secret_key": "",
+               "glitchtip_embedded_postgres": None, "glitchtip_embedded_redis": None, "inventory_hostname": "h1",
+               "glitchtip_server_roles": ["web", "worker", "beat"], "groups": {"all": ["h1"], "glitchtip": ["h1"]}}
+
+
 def passes(var, value, **more):
-    """True when the check of `var` accepts `value` (the assert task's `item.that | bool`)."""
-    rendered = ENV.from_string(CHECKS[var]).render(dict(PATTERNS, **{var: value}, **more))
-    assert rendered in ("True", "False"), rendered
-    return rendered == "True"
+    """True when every check of `var` accepts `value` (the assert task's `item.that | bool`)."""
+    context = dict(SINGLE_HOST, **PATTERNS)
+    context.update({var: value}, **more)
+    results = []
+    for that in CHECKS[var]:
+        rendered = ENV.from_string(that).render(context)
+        assert rendered in ("True", "False"), rendered
+        results.append(rendered == "True")
+    return all(results)
 
 
 def test_the_checks_this_file_relies_on_exist():
@@ -147,3 +162,60 @@ def test_redis_password_with_carriage_return_is_refused_up_front():
         programs.redis_config({"redis": {"port": 6379, "maxmemory": "1mb", "maxmemory_policy": "noeviction"},
                                "paths": {"redis": "/data/redis"}}, value)
     assert not passes("glitchtip_redis_password", value)
+
+
+SPLIT = {"glitchtip_topology_split": True, "glitchtip_db_external": True, "glitchtip_redis_external": True,
+         "glitchtip_external_db_host": "db", "glitchtip_external_redis_url": "redis://cache:6379/0",
+         "glitchtip_secret_key": "k" * 50, "glitchtip_server_roles": ["web"],
+         "groups": {"glitchtip_web": ["web1", "web2"], "glitchtip_worker": ["worker1"], "glitchtip_beat": ["worker1"]}}
+
+
+def test_a_sound_split_topology_passes():
+    for var in ("glitchtip_beat", "glitchtip_server_roles", "glitchtip_external_db_host", "glitchtip_external_redis_url",
+                "glitchtip_secret_key"):
+        assert passes(var, SPLIT.get(var), **{k: v for k, v in SPLIT.items() if k != var}), var
+
+
+def test_two_scheduler_hosts_are_refused():
+    groups = dict(SPLIT["groups"], glitchtip_beat=["worker1", "web1"], glitchtip_worker=["worker1", "web1"])
+    assert not passes("glitchtip_beat", None, **dict(SPLIT, groups=groups))
+
+
+def test_the_beat_host_must_run_a_worker():
+    groups = dict(SPLIT["groups"], glitchtip_beat=["web1"])
+    assert not passes("glitchtip_beat", None, **dict(SPLIT, groups=groups))
+
+
+@pytest.mark.parametrize("var, value", [
+    ("glitchtip_external_db_host", ""),          # several hosts on an embedded database
+    ("glitchtip_external_redis_url", ""),
+    ("glitchtip_secret_key", ""),                # a generated key would differ per host
+    ("glitchtip_server_roles", []),              # a host in none of the role groups
+])
+def test_several_hosts_need_shared_services_and_key(var, value):
+    more = dict(SPLIT, glitchtip_db_external=var != "glitchtip_external_db_host",
+                glitchtip_redis_external=var != "glitchtip_external_redis_url")
+    more.pop(var)
+    assert not passes(var, value, **more)
+
+
+def test_embedded_and_external_both_set_are_refused():
+    assert not passes("glitchtip_embedded_postgres", True, glitchtip_external_db_host="db")
+    assert passes("glitchtip_embedded_postgres", True)
+    assert not passes("glitchtip_embedded_postgres", False)  # no database at all
+    assert not passes("glitchtip_embedded_redis", True, glitchtip_external_redis_url="redis://cache")
+    assert passes("glitchtip_embedded_redis", None, glitchtip_external_redis_url="redis://cache")
+
+
+@pytest.mark.parametrize("url, ok", [
+    ("redis://cache", True), ("rediss://cache.example.net:6380/3", True), ("redis://[2001:db8::1]:6379", True),
+    ("redis://:pw@cache", False), ("http://cache", False), ("redis://cache/db", False), ("redis://cache\n", False),
+])
+def test_external_redis_url_format(url, ok):
+    assert passes("glitchtip_external_redis_url", url) is ok
+
+
+def test_external_database_needs_its_password():
+    assert not passes("glitchtip_external_db_password", "", glitchtip_external_db_host="db")
+    assert passes("glitchtip_external_db_password", "pw", glitchtip_external_db_host="db")
+    assert passes("glitchtip_external_db_password", "")

@@ -24,7 +24,24 @@ from .backup_files import BackupError
 APP_PROGRAMS = ("scheduler", "worker", "web")  # stopped in this order, started in reverse
 
 
+# How the PostgreSQL clients of this process connect. One ``aio backup``/``aio restore`` is one
+# process and one database server, so it is chosen once, by use_connection(), at the start.
+_CONNECTION = {"external": False, "env": None}
+
+
+def use_connection(settings, environ):
+    """Embedded: root as the postgres role over the socket. External: the app role over TCP
+    with its password and sslmode (it needs CREATEDB to restore; roles are the provider's)."""
+    external = aio_settings.service_external(settings, "postgres")
+    env = aio_settings.libpq_environment(settings, environ) if external else None
+    if env:
+        env.pop("PGDATABASE")  # every client names its database
+    _CONNECTION.update(external=external, env=env)
+
+
 def _postgres_env():
+    if _CONNECTION["env"]:
+        return dict(_CONNECTION["env"])
     # root logs in as the postgres role over the socket (peer auth, pg_ident map): no password exists.
     return {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/root", "PGHOST": pgtools.SOCKET_DIR,
             "PGUSER": "postgres"}
@@ -173,10 +190,16 @@ def run_backup(settings, environ, keep_count=None, keep_days=None, include_redis
             shutil.rmtree(os.path.join(root, entry), ignore_errors=True)
     try:
         os.makedirs(partial, mode=0o700)
+        use_connection(settings, environ)
         version = server_version()
         compression = files.compression_for(version.split(".")[0])
         dump_database(settings["postgres"]["database"], os.path.join(partial, "database.dump"), compression)
-        roles = _run_postgres([pgtools.binary("pg_dumpall"), "--roles-only", "--no-role-passwords"], "roles").stdout
+        if _CONNECTION["external"]:
+            # pg_dumpall needs a superuser; a managed server's roles are its provider's to keep.
+            roles = b"-- roles of the external PostgreSQL are managed by its provider; not dumped\n"
+        else:
+            roles = _run_postgres([pgtools.binary("pg_dumpall"), "--roles-only", "--no-role-passwords"],
+                                  "roles").stdout
         with open(os.path.join(partial, "roles.sql"), "wb") as handle:
             handle.write(roles)
         archive_uploads(settings["paths"]["uploads"], os.path.join(partial, "uploads.tar.gz"))
@@ -225,6 +248,7 @@ class Restore:
         self.deadline = deadline_seconds
         self.database = settings["postgres"]["database"]
         self.steps = []
+        use_connection(settings, environ)
 
     def step(self, name, detail=""):
         self.steps.append({"step": name, "detail": detail, "at": round(time.monotonic() - self.started, 2)})
@@ -334,7 +358,10 @@ class Restore:
             # Parallel jobs (one per core), stop on the first error: the scratch database is dropped
             # on failure and only ever swapped in whole, so no single transaction is needed.
             jobs = "--jobs=%d" % max(1, os.cpu_count() or 1)
-            restoring = subprocess.Popen([pgtools.binary("pg_restore"), "--exit-on-error", jobs, "-d", scratch, dump],
+            # An external server's app role owns what it restores (it cannot take other owners' names).
+            owner = ["--no-owner", "--no-privileges"] if _CONNECTION["external"] else []
+            restoring = subprocess.Popen([pgtools.binary("pg_restore"), "--exit-on-error", jobs] + owner
+                                         + ["-d", scratch, dump],
                                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=_postgres_env())
             read_error = full_read.exception()
             if read_error:

@@ -194,6 +194,13 @@ def cmd_user(args, settings, environ):
     return 0 if report["ok"] else 1
 
 
+def cmd_preflight(args, settings, environ):
+    from . import preflight
+    report = preflight.run(settings, environ)
+    _print_report(report, args.json, environ)
+    return 0 if report["ok"] else 1
+
+
 def cmd_scheduler(args, settings, environ):
     from . import scheduler
     scheduler.run_forever(environ)
@@ -237,6 +244,8 @@ def build_parser():
     migrate.add_argument("--partitions-only", action="store_true", help="partition maintenance only")
     migrate.add_argument("--quiet", action="store_true", help="print nothing unless it fails (scheduled job)")
     migrate.add_argument("--notify-failure", action="store_true", help="send a failure to the configured webhooks")
+    preflight = sub.add_parser("preflight", help="log in to the external PostgreSQL and Redis (before a deploy)")
+    preflight.add_argument("--json", action="store_true")
     manage = sub.add_parser("manage", help="run GlitchTip's manage.py as the app user")
     manage.add_argument("arguments", nargs=argparse.REMAINDER)
     psql = sub.add_parser("psql", help="psql on the GlitchTip database as the postgres superuser")
@@ -266,7 +275,8 @@ def main(argv=None):
     args = parse(sys.argv[1:] if argv is None else argv)
     environ = aio_settings.current_environ()
     try:
-        settings = aio_settings.load_settings(os.environ.get("AIO_SETTINGS", aio_settings.SETTINGS_PATH))
+        settings = aio_settings.effective(
+            aio_settings.load_settings(os.environ.get("AIO_SETTINGS", aio_settings.SETTINGS_PATH)), environ)
     except aio_settings.SettingsError as exc:
         sys.stderr.write("aio: %s\n" % exc)
         return 2
@@ -281,5 +291,5 @@ def main(argv=None):
     handler = {"health": cmd_health, "logs": cmd_logs, "run": cmd_run, "manage": cmd_manage, "restart": cmd_restart,
                "scheduler": cmd_scheduler, "backup": cmd_backup, "restore": cmd_restore,
                "migrate": cmd_migrate, "psql": cmd_psql, "redis-cli": cmd_redis_cli,
-               "user": cmd_user}[args.command]
+               "user": cmd_user, "preflight": cmd_preflight}[args.command]
     return handler(args, settings, environ)

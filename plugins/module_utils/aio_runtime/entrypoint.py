@@ -12,13 +12,21 @@ import shutil
 from . import settings as aio_settings
 
 SUPERVISORD_CONF = "/etc/supervisor/supervisord.conf"
+PROGRAMS_AVAILABLE = "/etc/supervisor/conf.d"
 
 
 def missing_secrets(settings, environ):
-    required = [aio_settings.SECRET_KEY_ENV]
-    if "postgres" in settings["programs"]:
-        required.append(aio_settings.DB_PASSWORD_ENV)
+    # GlitchTip's DATABASE_URL is derived from the password, embedded or external.
+    required = [aio_settings.SECRET_KEY_ENV, aio_settings.DB_PASSWORD_ENV]
     return [name for name in required if not environ.get(name)]
+
+
+def link_programs(settings, available=PROGRAMS_AVAILABLE):
+    """supervisord includes the run directory's program files: only those this container runs."""
+    enabled = os.path.join(settings["paths"]["run"], "programs")
+    os.makedirs(enabled, mode=0o700)
+    for name in settings["programs"]:
+        os.symlink(os.path.join(available, "%s.conf" % name), os.path.join(enabled, "%s.conf" % name))
 
 
 def prepare(settings, environ):
@@ -30,6 +38,7 @@ def prepare(settings, environ):
     # Markers from a previous start must not let web start before this start's migration.
     shutil.rmtree(run_dir, ignore_errors=True)
     os.makedirs(run_dir, mode=0o700)
+    link_programs(settings)
     os.makedirs(settings["paths"]["logs"], exist_ok=True)
     app = pwd.getpwnam(settings["app"]["user"])
     uploads = settings["paths"]["uploads"]

@@ -35,14 +35,16 @@ def migrate_marker(settings):
 
 
 def postgres_ready(settings):
-    proc = subprocess.run([pgtools.binary("pg_isready"), "-q", "-h", pgtools.SOCKET_DIR,
-                           "-p", str(settings["postgres"]["port"])], capture_output=True)
+    pg = settings["postgres"]
+    host = pg["host"] if pg.get("external") else pgtools.SOCKET_DIR
+    proc = subprocess.run([pgtools.binary("pg_isready"), "-q", "-t", "2", "-h", host, "-p", str(pg["port"])],
+                          capture_output=True)
     return proc.returncode == 0
 
 
 def redis_ready(settings, environ):
     try:
-        return probes.redis_commands(settings["redis"]["port"], environ.get(aio_settings.REDIS_PASSWORD_ENV, ""),
+        return probes.redis_commands(settings["redis"], environ.get(aio_settings.REDIS_PASSWORD_ENV, ""),
                                      [("PING",)], timeout=1.0) == ["PONG"]
     except (OSError, probes.RedisError):
         return False
@@ -61,7 +63,8 @@ def dependency_ready(name, settings, environ):
 def wait_for(needs, settings, environ, deadline_seconds, clock=time.monotonic, sleep=time.sleep):
     """Block until every dependency is ready; StartError names the ones that never were."""
     deadline = clock() + deadline_seconds
-    pending = [name for name in needs if name in settings["programs"]]
+    pending = [name for name in needs
+               if name in settings["programs"] or aio_settings.service_external(settings, name)]
     while pending:
         pending = [name for name in pending if not dependency_ready(name, settings, environ)]
         if not pending:

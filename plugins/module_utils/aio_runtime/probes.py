@@ -37,13 +37,19 @@ def probe_supervisor(settings, socket_path=supervisor_rpc.DEFAULT_SOCKET):
 
 def psql(settings, environ, sql, timeout=5.0):
     """Run one query as the app role over TCP with scram; returns (rc, stdout, stderr)."""
-    pg = settings["postgres"]
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PGPASSWORD": environ.get(aio_settings.DB_PASSWORD_ENV, ""),
-           "PGCONNECT_TIMEOUT": str(max(1, int(timeout)))}
-    cmd = [pgtools.binary("psql"), "-h", "127.0.0.1", "-p", str(pg["port"]), "-U", pg["user"], "-d", pg["database"],
-           "-XAtq", "-v", "ON_ERROR_STOP=1", "-c", sql]
+    env = aio_settings.libpq_environment(settings, environ, timeout=timeout)
+    env["PATH"] = os.environ.get("PATH", "/usr/bin:/bin")
+    cmd = [pgtools.binary("psql"), "-XAtq", "-v", "ON_ERROR_STOP=1", "-c", sql]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout + 1)
     return proc.returncode, proc.stdout.strip(), proc.stderr.strip()
+
+
+def _where(settings, name, reason):
+    """External services are named with the address that failed: the operator must know where to look."""
+    if aio_settings.service_external(settings, name):
+        return "%s at %s: %s" % ("PostgreSQL" if name == "postgres" else "Redis",
+                                 aio_settings.service_address(settings, name), reason)
+    return reason
 
 
 def probe_postgres(settings, environ):
@@ -52,11 +58,11 @@ def probe_postgres(settings, environ):
     try:
         rc, out, err = psql(settings, environ, "SELECT 1, (SELECT count(*) FROM pg_stat_activity)")
     except (OSError, subprocess.TimeoutExpired, pgtools.PostgresNotInstalled) as exc:
-        return health.component("postgres", health.DOWN, str(exc), _elapsed_ms(started))
+        return health.component("postgres", health.DOWN, _where(settings, "postgres", str(exc)), _elapsed_ms(started))
     if rc != 0:
         reason = aio_settings.redact(err.splitlines()[-1] if err else "psql exit %d" % rc,
                                      aio_settings.secret_values(environ))
-        return health.component("postgres", health.DOWN, reason, _elapsed_ms(started))
+        return health.component("postgres", health.DOWN, _where(settings, "postgres", reason), _elapsed_ms(started))
     connections = int(out.split("|")[1])
     return health.component("postgres", health.OK, "SELECT 1 as %s" % settings["postgres"]["user"],
                             _elapsed_ms(started), connections=connections)
@@ -95,13 +101,36 @@ class RedisError(Exception):
     pass
 
 
-def redis_commands(port, password, commands, timeout=3.0):
-    """Send commands over a plain socket (no client library in the image); returns replies."""
-    with socket.create_connection(("127.0.0.1", int(port)), timeout=timeout) as sock:
+def redis_connect(target, password, timeout):
+    """A connected, authenticated socket and its reader.
+
+    target is the settings' redis dict (host, port, tls, db) or, embedded, just a port.
+    TLS (rediss://) verifies the server against the system's CA bundle.
+    """
+    redis = target if isinstance(target, dict) else {"port": target}
+    host = redis.get("host", "127.0.0.1")
+    sock = socket.create_connection((host, int(redis["port"])), timeout=timeout)
+    try:
+        if redis.get("tls"):
+            import ssl
+            sock = ssl.create_default_context().wrap_socket(sock, server_hostname=host)
         stream = sock.makefile("rb")
         if password:
             sock.sendall(_resp_command("AUTH", password))
             _read_reply(stream)
+        if int(redis.get("db", 0)):
+            sock.sendall(_resp_command("SELECT", str(redis["db"])))
+            _read_reply(stream)
+    except BaseException:
+        sock.close()
+        raise
+    return sock, stream
+
+
+def redis_commands(target, password, commands, timeout=3.0):
+    """Send commands over a plain socket (no client library in the image); returns replies."""
+    sock, stream = redis_connect(target, password, timeout)
+    with sock:
         replies = []
         for command in commands:
             sock.sendall(_resp_command(*command))
@@ -122,10 +151,11 @@ def probe_redis(settings, environ):
     started = time.monotonic()
     queues = settings["redis"].get("queues", ["celery"])
     try:
-        replies = redis_commands(settings["redis"]["port"], environ.get(aio_settings.REDIS_PASSWORD_ENV, ""),
+        replies = redis_commands(settings["redis"], environ.get(aio_settings.REDIS_PASSWORD_ENV, ""),
                                  [("PING",), ("INFO", "memory")] + [("LLEN", queue) for queue in queues])
     except (OSError, RedisError) as exc:
-        return health.component("redis", health.DOWN, str(exc), _elapsed_ms(started))
+        return health.component("redis", health.DOWN, _where(settings, "redis", str(exc) or type(exc).__name__),
+                                _elapsed_ms(started))
     memory = _info_fields(replies[1])
     used, maxmemory = int(memory.get("used_memory", 0)), int(memory.get("maxmemory", 0))
     status, reason = health.redis_memory_status(used, maxmemory)
@@ -178,17 +208,14 @@ def probe_host(settings):
                             memory_used=memory_used, memory_limit=memory_limit, load=[round(x, 2) for x in load])
 
 
-def wait_for_heartbeat(port, password, channel, wait_seconds):
+def wait_for_heartbeat(target, password, channel, wait_seconds):
     """First Celery worker heartbeat published on channel within wait_seconds, or None.
 
     The worker's main process sends heartbeats from its own timer, so a worker
     whose pool is busy with long tasks still sends them; a hung one does not.
     """
-    with socket.create_connection(("127.0.0.1", int(port)), timeout=wait_seconds) as sock:
-        stream = sock.makefile("rb")
-        if password:
-            sock.sendall(_resp_command("AUTH", password))
-            _read_reply(stream)
+    sock, stream = redis_connect(target, password, wait_seconds)
+    with sock:
         sock.sendall(_resp_command("SUBSCRIBE", channel))
         _read_reply(stream)
         deadline = time.monotonic() + wait_seconds
@@ -237,12 +264,15 @@ def probe_worker(settings, environ, supervisor_component):
         return health.component("worker", worker["status"], "process %s" % worker["reason"], _elapsed_ms(started),
                                 pid=worker.get("pid"))
     beat = settings["profile"].get("worker_heartbeat")
-    if not beat or "redis" not in settings["programs"]:
+    if not beat or not ("redis" in settings["programs"] or aio_settings.service_external(settings, "redis")):
         return health.component("worker", health.OK, "process running (this version has no heartbeat to read)",
                                 _elapsed_ms(started), pid=worker.get("pid"))
     try:
-        heartbeat = wait_for_heartbeat(settings["redis"]["port"], environ.get(aio_settings.REDIS_PASSWORD_ENV, ""),
-                                       beat["channel"], float(beat.get("wait_seconds", 2.5)))
+        # kombu prefixes its pub/sub channels with the database number.
+        channel = "/%d.%s" % (int(settings["redis"].get("db", 0)), beat["channel"].split(".", 1)[1]) \
+            if beat["channel"].startswith("/0.") else beat["channel"]
+        heartbeat = wait_for_heartbeat(settings["redis"], environ.get(aio_settings.REDIS_PASSWORD_ENV, ""),
+                                       channel, float(beat.get("wait_seconds", 2.5)))
     except (OSError, RedisError) as exc:
         return health.component("worker", health.UNKNOWN, "cannot listen for heartbeats: %s" % exc,
                                 _elapsed_ms(started), pid=worker.get("pid"))
@@ -264,13 +294,13 @@ def run(settings, environ, components=COMPONENTS):
     wanted = set(components)
     if "supervisor" in wanted:
         results.append(supervisor)
-    if "postgres" in wanted and "postgres" in settings["programs"]:
-        results.append(probe_postgres(settings, environ))
-    if "redis" in wanted and "redis" in settings["programs"]:
-        results.append(probe_redis(settings, environ))
-    if "web" in wanted:
+    for name, probe in (("postgres", probe_postgres), ("redis", probe_redis)):
+        if name in wanted and (name in settings["programs"] or aio_settings.service_external(settings, name)):
+            results.append(probe(settings, environ))
+    # A web-only host has no worker to probe, a worker host no web server.
+    if "web" in wanted and "web" in settings["programs"]:
         results.append(probe_web(settings))
-    if "worker" in wanted:
+    if "worker" in wanted and "worker" in settings["programs"]:
         results.append(probe_worker(settings, environ, supervisor))
     if "host" in wanted:
         results.append(probe_host(settings))

@@ -135,7 +135,9 @@ class Restart:
         elif dry_run:
             report.update(ok=True, reason="would reload web and restart the worker")
         else:
-            for step in (self.reload_web, self.restart_worker):
+            # A web host has no worker to restart, a worker host no web server.
+            for step in [step for program, step in (("web", self.reload_web), ("worker", self.restart_worker))
+                         if program in self.settings["programs"]]:
                 try:
                     result = step(report["before"])
                 except (xmlrpc.client.Fault, OSError) as exc:  # supervisord refused or did not answer
@@ -156,7 +158,7 @@ class Restart:
                 bad = ["%s: %s" % (n, c["reason"]) for n, c in post["components"].items() if c["status"] != health.OK]
                 report.update(ok=False, reason="post-check not healthy: %s" % "; ".join(bad))
             else:
-                report.update(ok=True, reason="web and worker restarted and healthy")
+                report.update(ok=True, reason="%s restarted and healthy" % " and ".join(report["restarted"]))
         report["seconds"] = round(time.monotonic() - started, 2)
         report["summary"] = summary(report)
         return report

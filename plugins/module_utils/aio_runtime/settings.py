@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import os
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 SETTINGS_PATH = "/etc/glitchtip-aio/aio.json"
 
@@ -41,21 +41,138 @@ def load_settings(path=SETTINGS_PATH):
         raise SettingsError("cannot read %s: %s" % (path, exc)) from exc
 
 
+# Where the container stands in a deployment, from its environment: the same image serves
+# an all-in-one host, a web host and a worker host.
+ROLES_ENV = "AIO_ROLES"                      # comma list of web, worker, beat; unset: all three
+MIGRATE_ON_START_ENV = "AIO_MIGRATE_ON_START"  # "false" when the deploy runs migrations once for all hosts
+DB_HOST_ENV, DB_PORT_ENV, DB_NAME_ENV, DB_USER_ENV, DB_SSLMODE_ENV = (
+    "AIO_DB_HOST", "AIO_DB_PORT", "AIO_DB_NAME", "AIO_DB_USER", "AIO_DB_SSLMODE")
+REDIS_URL_ENV = "AIO_REDIS_URL"              # without the password (that is AIO_REDIS_PASSWORD)
+SERVER_ROLES = ("web", "worker", "beat")
+SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+
+
+def server_roles(environ):
+    value = environ.get(ROLES_ENV, "").strip()
+    if not value:
+        return list(SERVER_ROLES)
+    roles = [role.strip() for role in value.split(",") if role.strip()]
+    unknown = [role for role in roles if role not in SERVER_ROLES]
+    if unknown:
+        raise SettingsError("%s: unknown role(s) %s; expected a comma list of %s"
+                            % (ROLES_ENV, ", ".join(unknown), ", ".join(SERVER_ROLES)))
+    return roles
+
+
+def parse_redis_url(url):
+    """(host, port, db, tls) of a redis:// or rediss:// URL; SettingsError names the variable."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("redis", "rediss") or not parts.hostname or parts.username or parts.password:
+        raise SettingsError("%s: expected redis://HOST[:PORT][/DB] or rediss://... without credentials, got %r"
+                            % (REDIS_URL_ENV, url))
+    path = parts.path.strip("/")
+    try:
+        port, db = parts.port or 6379, int(path or 0)
+    except ValueError as exc:
+        raise SettingsError("%s: bad port or database number in %r" % (REDIS_URL_ENV, url)) from exc
+    return parts.hostname, port, db, parts.scheme == "rediss"
+
+
+def effective(settings, environ):
+    """The baked settings as this container runs them.
+
+    External PostgreSQL and Redis (``AIO_DB_HOST``, ``AIO_REDIS_URL``) replace the
+    embedded programs; the server roles choose web and worker, and the worker carries
+    the beat scheduler only on the beat host. Every consumer (supervisord's program
+    list, health, restart, backup) sees only the programs that run here.
+    """
+    settings = json.loads(json.dumps(settings))  # a deep copy: the baked file stays as it was
+    programs = settings["programs"]
+    pg = settings["postgres"]
+    pg.setdefault("host", "127.0.0.1")
+    pg["external"] = bool(environ.get(DB_HOST_ENV, "").strip())
+    if pg["external"]:
+        sslmode = environ.get(DB_SSLMODE_ENV, "prefer").strip() or "prefer"
+        if sslmode not in SSLMODES:
+            raise SettingsError("%s: expected one of %s, got %r" % (DB_SSLMODE_ENV, ", ".join(SSLMODES), sslmode))
+        try:
+            port = int(environ.get(DB_PORT_ENV, "").strip() or 5432)
+        except ValueError as exc:
+            raise SettingsError("%s: expected a port number, got %r" % (DB_PORT_ENV, environ[DB_PORT_ENV])) from exc
+        pg.update(host=environ[DB_HOST_ENV].strip(), port=port, sslmode=sslmode,
+                  database=environ.get(DB_NAME_ENV, "").strip() or pg["database"],
+                  user=environ.get(DB_USER_ENV, "").strip() or pg["user"])
+        programs.pop("postgres", None)
+    redis = settings["redis"]
+    redis.setdefault("host", "127.0.0.1")
+    redis.setdefault("db", 0)
+    redis["external"] = bool(environ.get(REDIS_URL_ENV, "").strip())
+    redis.setdefault("tls", False)
+    if redis["external"]:
+        redis["host"], redis["port"], redis["db"], redis["tls"] = parse_redis_url(environ[REDIS_URL_ENV].strip())
+        programs.pop("redis", None)
+    roles = server_roles(environ)
+    settings["roles"] = roles
+    if environ.get(MIGRATE_ON_START_ENV, "true").strip().lower() == "false":
+        programs.pop("migrate", None)
+    if "web" not in roles:
+        programs.pop("web", None)
+    if "worker" not in roles:
+        programs.pop("worker", None)
+    elif "beat" in roles and "worker" in programs:
+        programs["worker"]["command"] = programs["worker"]["command"] + programs["worker"].get("beat_arguments", [])
+    for spec in programs.values():
+        # Readiness of what is not a program here: external services are waited for, the rest is not.
+        spec["needs"] = [need for need in spec.get("needs", []) if need in programs or service_external(settings, need)]
+    return settings
+
+
+def service_external(settings, name):
+    return name in ("postgres", "redis") and bool(settings.get(name, {}).get("external"))
+
+
 def database_url(settings, environ):
     """PostgreSQL URL for the app role, password URL-quoted so any byte survives."""
     pg = settings["postgres"]
     password = environ.get(DB_PASSWORD_ENV, "")
     if not password:
         raise SettingsError("%s is not set in the container environment" % DB_PASSWORD_ENV)
-    return "postgres://%s:%s@127.0.0.1:%d/%s" % (
-        quote(pg["user"], safe=""), quote(password, safe=""), int(pg["port"]), quote(pg["database"], safe=""))
+    url = "postgres://%s:%s@%s:%d/%s" % (
+        quote(pg["user"], safe=""), quote(password, safe=""), _url_host(pg.get("host", "127.0.0.1")),
+        int(pg["port"]), quote(pg["database"], safe=""))
+    if pg.get("external"):
+        url += "?sslmode=%s" % pg.get("sslmode", "prefer")
+    return url
 
 
 def redis_url(settings, environ):
-    """Redis URL with the optional password; database 0 holds the broker and cache."""
+    """Redis URL with the optional password (rediss:// for TLS)."""
+    redis = settings["redis"]
     password = environ.get(REDIS_PASSWORD_ENV, "")
     auth = ":%s@" % quote(password, safe="") if password else ""
-    return "redis://%s127.0.0.1:%d/0" % (auth, int(settings["redis"]["port"]))
+    return "%s://%s%s:%d/%d" % ("rediss" if redis.get("tls") else "redis", auth,
+                                _url_host(redis.get("host", "127.0.0.1")), int(redis["port"]), int(redis.get("db", 0)))
+
+
+def _url_host(host):
+    return "[%s]" % host if ":" in host else host
+
+
+def service_address(settings, name):
+    """'host:port' of PostgreSQL or Redis, for messages that must say where we tried."""
+    service = settings[name]
+    return "%s:%s" % (_url_host(service.get("host", "127.0.0.1")), service["port"])
+
+
+def libpq_environment(settings, environ, timeout=None):
+    """PG* variables for psql/pg_dump/pg_restore as the app role over TCP."""
+    pg = settings["postgres"]
+    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/root", "PGHOST": pg.get("host", "127.0.0.1"),
+           "PGPORT": str(pg["port"]), "PGUSER": pg["user"], "PGDATABASE": pg["database"],
+           "PGPASSWORD": environ.get(DB_PASSWORD_ENV, ""), "PGSSLMODE": pg.get("sslmode", "disable")}
+    if timeout:
+        env["PGCONNECT_TIMEOUT"] = str(max(1, int(timeout)))
+    return env
 
 
 def app_environment(settings, environ):

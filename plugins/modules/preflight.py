@@ -1,0 +1,93 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: glitchtip-aio contributors
+# MIT License (see LICENSE)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: preflight
+short_description: Check that a GlitchTip all-in-one image reaches its external PostgreSQL and Redis
+description:
+  - Runs C(aio preflight) in a one-off container of O(image) with the environment and networks the real
+    container will have (so DNS, routes, TLS and credentials are the real ones), then removes it.
+  - A real login, not an open port; PostgreSQL with C(SELECT 1) as the app role, Redis with C(AUTH) and C(PING).
+  - Fails with a message naming the service and the C(host:port) it tried. Meant to run before a deploy replaces
+    any container.
+  - Passes at once when neither service is external (C(AIO_DB_HOST) and C(AIO_REDIS_URL) unset).
+version_added: 0.2.0
+author: glitchtip-aio contributors
+extends_documentation_fragment:
+  - glitchtip.aio.container
+attributes:
+  check_mode:
+    support: full
+    details: Runs in check mode too; it only reads, and its answer is what check mode should tell.
+  diff_mode:
+    support: none
+  idempotent:
+    support: full
+    details: Never changes anything (the one-off container is always removed).
+options:
+  image:
+    description: The image to test, normally the one about to be deployed.
+    type: str
+    required: true
+  environment:
+    description: The container environment (secrets included, hence no_log).
+    type: dict
+    default: {}
+  networks:
+    description: Docker networks to join (the first at creation, the others after).
+    type: list
+    elements: str
+    default: []
+  timeout:
+    description: Seconds the checks may take.
+    type: int
+    default: 60
+"""
+
+EXAMPLES = r"""
+- name: External services answer, before any container is replaced
+  glitchtip.aio.preflight:
+    container: glitchtip-aio
+    image: glitchtip-aio:0123456789abcdef
+    environment: "{{ glitchtip_container_environment | combine(secret_env) }}"
+    networks: [backend]
+"""
+
+RETURN = r"""
+checks:
+  description: Per external service, its address, whether it answered and why not.
+  returned: always
+  type: dict
+  sample: {postgres: {address: "db.example.net:5432", ok: true, reason: "SELECT 1 as glitchtip"}}
+reason:
+  description: One line per service, or the failures.
+  returned: always
+  type: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.glitchtip.aio.plugins.module_utils import container_exec
+
+
+def main():
+    argument_spec = dict(container_exec.CONTAINER_ARGUMENTS, **container_exec.ONEOFF_ARGUMENTS)
+    argument_spec["image"] = dict(type="str", required=True)
+    argument_spec["timeout"] = dict(type="int", default=60)
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    container_exec.require_docker(module)
+    report, error = container_exec.run_job(module, ["preflight"], timeout=module.params["timeout"])
+    report = report or {}
+    result = dict(changed=False, checks=report.get("checks", {}), reason=report.get("reason", error))
+    if error:
+        module.fail_json(msg=error, **result)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
