@@ -97,6 +97,9 @@ def test_rolling_redeploy_keeps_one_web_answering(client, hostvars):
     # Each web was seen down (so the prober really watched the replacement), and the
     # two downtimes are disjoint and in deploy order: serial, each healthy before the next.
     windows = {host: down_windows(samples, host) for host in WEB_HOSTS}
+    # Shown with pytest -s (or on failure): the margins this run had.
+    print("probes=%d down windows=%s" % (len(samples), {host: ["%.2fs" % (last - first) for first, last in w]
+                                                       for host, w in windows.items()}))
     assert all(windows.values()), "a replaced web was never seen down: %s" % windows
     spans = {host: (w[0][0], w[-1][1]) for host, w in windows.items()}
     first, second = sorted(WEB_HOSTS, key=lambda host: spans[host][0])
