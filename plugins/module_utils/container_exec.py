@@ -178,7 +178,8 @@ def program_log_tails(log_dir, programs, lines, secrets):
 # real container exists or is replaced), with the environment and networks it will have.
 ONEOFF_ARGUMENTS = dict(
     image=dict(type="str"),
-    environment=dict(type="dict", default={}, no_log=True),
+    environment=dict(type="dict", default={}),
+    secret_environment=dict(type="dict", default={}, no_log=True),
     networks=dict(type="list", elements="str", default=[]),
 )
 
@@ -217,7 +218,8 @@ def run_job(module, args, timeout):
         container = AioContainer(module.params["container"], module.params.get("docker_host"), timeout=timeout)
         if module.params.get("image"):
             code, out, err = run_oneoff(container.client, module.params["image"], list(args) + ["--json"],
-                                        module.params["environment"], module.params["networks"],
+                                        dict(module.params["environment"], **module.params["secret_environment"]),
+                                        module.params["networks"],
                                         module.params["container"], timeout)
             report = _json_report(args, code, out, err)
         else:

@@ -46,7 +46,11 @@ options:
     description: Run in a one-off container of this image rather than in O(container).
     type: str
   environment:
-    description: With O(image), the container environment (secrets included, hence no_log).
+    description: With O(image), the container environment without its secrets.
+    type: dict
+    default: {}
+  secret_environment:
+    description: With O(image), the secret part of the container environment; no_log.
     type: dict
     default: {}
   networks:

@@ -35,7 +35,12 @@ options:
     type: str
     required: true
   environment:
-    description: The container environment (secrets included, hence no_log).
+    description: The container environment without its secrets (shown in logs; a no_log option's values would
+      mask the host names a failure must show).
+    type: dict
+    default: {}
+  secret_environment:
+    description: The secret part of the container environment (passwords, keys); no_log.
     type: dict
     default: {}
   networks:
@@ -54,7 +59,8 @@ EXAMPLES = r"""
   glitchtip.aio.preflight:
     container: glitchtip-aio
     image: glitchtip-aio:0123456789abcdef
-    environment: "{{ glitchtip_container_environment | combine(secret_env) }}"
+    environment: "{{ glitchtip_container_environment }}"
+    secret_environment: "{{ secret_env }}"
     networks: [backend]
 """
 
