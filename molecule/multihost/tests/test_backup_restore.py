@@ -1,0 +1,70 @@
+"""Backup and restore against the external PostgreSQL, for a deployment of several hosts.
+
+One backup per deployment (on the beat host, not one per host); a restore swaps the external
+database while the other hosts' containers are stopped (nothing writes to the database being
+replaced), then brings every host back healthy.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+
+from aio_testlib import recap, run_playbook, wait_healthy
+from mh_testlib import HOSTS, WEB_HOSTS, app_containers, http, pg, web_url
+
+
+def backups(hostvars, host):
+    root = os.path.join(hostvars[host]["glitchtip_data_dir"], "backups")
+    return sorted(name for name in os.listdir(root) if name.startswith("glitchtip-")) if os.path.isdir(root) else []
+
+
+def add_marker(client):
+    slug = "mh-%s" % uuid.uuid4().hex[:12]
+    pg(client, "INSERT INTO organizations_organization (name, slug, created) VALUES ('%s', '%s', now())" % (slug, slug))
+    return slug
+
+
+def has_marker(client, slug):
+    return pg(client, "SELECT count(*) FROM organizations_organization WHERE slug = '%s'" % slug) == "1"
+
+
+def test_backup_once_on_the_beat_host_and_restore_swaps_the_external_database(client, hostvars):
+    before = {host: backups(hostvars, host) for host in HOSTS}
+    kept = add_marker(client)
+
+    result = run_playbook("backup.yml")
+    assert result.returncode == 0, result.stdout[-3000:]
+    new = {host: sorted(set(backups(hostvars, host)) - set(before[host])) for host in HOSTS}
+    assert new["web1"] == [] and new["web2"] == [], new
+    [name] = new["worker1"]
+    directory = os.path.join(hostvars["worker1"]["glitchtip_data_dir"], "backups", name)
+    with open(os.path.join(directory, "manifest.json"), encoding="utf-8") as handle:
+        manifest = json.load(handle)
+    assert {"database.dump", "roles.sql", "uploads.tar.gz"} <= set(manifest["files"])
+    with open(os.path.join(directory, "roles.sql"), encoding="utf-8") as handle:
+        assert "managed by its provider" in handle.read()  # no superuser on a managed server
+
+    lost = add_marker(client)  # written after the backup: the restore must take it away
+    oid = pg(client, "SELECT oid FROM pg_database WHERE datname = 'glitchtip'")
+    started = {host: c.attrs["State"]["StartedAt"] for host, c in app_containers(client, hostvars).items()}
+
+    result = run_playbook("restore.yml", "-e", "backup=%s" % name)
+    assert result.returncode == 0, result.stdout[-3000:]
+    for host in HOSTS:
+        assert recap(result, host)["failed"] == 0
+
+    assert has_marker(client, kept) and not has_marker(client, lost)
+    # A swap, not a load into the live database: the database is a new one under the old name.
+    assert pg(client, "SELECT oid FROM pg_database WHERE datname = 'glitchtip'") != oid
+    assert pg(client, "SELECT count(*) FROM pg_database WHERE datname LIKE 'glitchtip\\_%'") == "0"
+
+    containers = app_containers(client, hostvars)
+    for host in WEB_HOSTS:
+        # Stopped during the swap and started again.
+        assert containers[host].attrs["State"]["StartedAt"] != started[host]
+    for host in HOSTS:
+        wait_healthy(containers[host])
+    for host in WEB_HOSTS:
+        assert http(web_url(hostvars, host, "/_health/"))[0] == 200
