@@ -21,6 +21,8 @@ mirror="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 digest_label="org.glitchtip-aio.standin-digest"
 
 log() { printf 'build-standin: %s\n' "$*"; }
+# shellcheck source=fixture-image.sh
+. "$here/fixture-image.sh"
 
 image_exists() { docker image inspect "$1" >/dev/null 2>&1; }
 
@@ -47,35 +49,5 @@ ensure_base_image() {
     tar -C "$rootfs" -c . | docker import - "$base_image" >/dev/null
 }
 
-# sha256 over (path, executable bit, content) of every file of standin/.
-standin_digest() {
-    (
-        cd "$standin_dir"
-        find . -type f ! -name '*.pyc' ! -path '*/__pycache__/*' -print0 \
-            | LC_ALL=C sort -z \
-            | while IFS= read -r -d '' f; do
-                if [ -x "$f" ]; then mode=x; else mode=-; fi
-                printf '%s %s %s\n' "$(sha256sum <"$f" | cut -d' ' -f1)" "$mode" "$f"
-            done
-    ) | sha256sum | cut -d' ' -f1
-}
-
-ensure_standin_image() {
-    local digest current
-    digest="$(standin_digest)"
-    if image_exists "$standin_tag"; then
-        current="$(docker image inspect --format "{{ index .Config.Labels \"$digest_label\" }}" "$standin_tag")"
-        if [ "$current" = "$digest" ]; then
-            log "stand-in image $standin_tag up to date (digest ${digest:0:12})"
-            return
-        fi
-        log "stand-in image $standin_tag is stale (digest ${current:0:12} != ${digest:0:12}); rebuilding"
-    else
-        log "building stand-in image $standin_tag (digest ${digest:0:12})"
-    fi
-    docker build --build-arg "STANDIN_DIGEST=$digest" -t "$standin_tag" "$standin_dir"
-    log "built $standin_tag"
-}
-
 ensure_base_image
-ensure_standin_image
+ensure_fixture_image "$standin_tag" "$standin_dir" "$digest_label" STANDIN_DIGEST
