@@ -7,6 +7,9 @@ import os
 import re
 import subprocess
 import time
+import urllib.error
+import urllib.request
+import uuid
 
 PROJECT_DIR = os.environ.get("MOLECULE_PROJECT_DIRECTORY", os.path.abspath(os.path.join(__file__, "../../../..")))
 SCENARIO_DIR = os.environ.get("MOLECULE_SCENARIO_DIRECTORY", os.path.join(PROJECT_DIR, "molecule", "default"))
@@ -67,6 +70,38 @@ def psql(container, sql):
                                  "-c", sql], user="postgres")
     assert result.exit_code == 0, result.output.decode()
     return result.output.decode().strip()
+
+
+def http(url, data=None, headers=None, timeout=10):
+    """(status, body) of a plain HTTP request; a refused or timed-out connection raises OSError."""
+    request = urllib.request.Request(url, data=data, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def store_processed_event(sql, store_url, read_url, message, timeout):
+    """A new project (rows written with sql), an event stored through store_url's web server, and its id
+    once the worker processed it, as read through read_url's (the same or another web server)."""
+    slug = "t-%s" % uuid.uuid4().hex[:8]
+    key = uuid.uuid4().hex
+    project_id = sql("WITH o AS (INSERT INTO organizations_organization (name, slug, created) "
+                     "VALUES ('%s', '%s', now()) RETURNING id) "
+                     "INSERT INTO projects_project (organization_id, name, slug, dsn_key, created) "
+                     "SELECT id, 'p', 'p', '%s', now() FROM o RETURNING id" % (slug, slug, key)).splitlines()[0]
+    status, body = http("%s/api/%s/store/" % (store_url, project_id), data=json.dumps({"message": message}).encode(),
+                        headers={"Content-Type": "application/json", "X-Sentry-Auth": "Sentry sentry_key=%s" % key})
+    assert status == 200, body
+    event_id = json.loads(body)["id"]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status, body = http("%s/api/0/events/%s/" % (read_url, event_id))
+        if status == 200 and json.loads(body)["processed"]:
+            return event_id
+        time.sleep(0.5)
+    raise AssertionError("event %s not processed (read through %s): %s %s" % (event_id, read_url, status, body))
 
 
 # A webhook receiver inside the container (where the notifications are sent from): a real HTTP

@@ -5,31 +5,16 @@ from __future__ import annotations
 import json
 import os
 import socket
-import time
-import urllib.error
-import urllib.request
 import uuid
 
 import pytest
 
-from aio_testlib import CONVERGE, run_playbook, wait_healthy
+from aio_testlib import CONVERGE, exec_in, http, psql, run_playbook, store_processed_event, wait_healthy
 
 testinfra_hosts = ["ansible://localhost"]
 
 PROJECT_DIR = os.environ.get("MOLECULE_PROJECT_DIRECTORY", os.path.abspath(os.path.join(__file__, "../../../..")))
 PROGRAMS = ["postgres", "redis", "migrate", "web", "worker"]
-
-
-def exec_in(container, cmd, user="root"):
-    code, output = container.exec_run(cmd, user=user, demux=False)
-    return code, output.decode("utf-8", "replace")
-
-
-def psql(container, sql, database="glitchtip"):
-    code, out = exec_in(container, ["/usr/local/bin/psql", "-h", "/run/postgresql", "-U", "postgres", "-d", database,
-                                    "-XAtq", "-v", "ON_ERROR_STOP=1", "-c", sql], user="postgres")
-    assert code == 0, out
-    return out.strip()
 
 
 def supervisor_states(container):
@@ -40,15 +25,6 @@ def supervisor_states(container):
     code, out = exec_in(container, ["/usr/bin/python3", "-c", script])
     assert code == 0, out
     return json.loads(out)
-
-
-def http(url, data=None, headers=None, timeout=10):
-    request = urllib.request.Request(url, data=data, headers=headers or {})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
 
 
 def base_url(settings):
@@ -169,23 +145,7 @@ def test_hostile_program_environment_reaches_the_worker_byte_for_byte(container)
 
 def store_event(container, settings):
     """An event through the published port; returns its id once the worker processed it."""
-    slug = "molecule-%s" % uuid.uuid4().hex[:8]
-    key = uuid.uuid4().hex
-    project_id = psql(container, "WITH o AS (INSERT INTO organizations_organization (name, slug, created) "
-                                 "VALUES ('%s', '%s', now()) RETURNING id) "
-                                 "INSERT INTO projects_project (organization_id, name, slug, dsn_key, created) "
-                                 "SELECT id, 'p', 'p', '%s', now() FROM o RETURNING id" % (slug, slug, key)).splitlines()[0]
-    status, body = http("%s/api/%s/store/" % (base_url(settings), project_id), data=json.dumps({"message": "hi"}).encode(),
-                        headers={"Content-Type": "application/json", "X-Sentry-Auth": "Sentry sentry_key=%s" % key})
-    assert status == 200, body
-    event_id = json.loads(body)["id"]
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        status, body = http("%s/api/0/events/%s/" % (base_url(settings), event_id))
-        if status == 200 and json.loads(body)["processed"]:
-            return event_id
-        time.sleep(0.5)
-    raise AssertionError("event %s not processed by the worker: %s" % (event_id, body))
+    return store_processed_event(lambda sql: psql(container, sql), base_url(settings), base_url(settings), "hi", 30)
 
 
 def test_worker_processes_events_through_redis(container, settings):

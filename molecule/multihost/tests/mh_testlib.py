@@ -1,5 +1,5 @@
 """Helpers of the multihost scenario's tests: the inventory of every host, their containers,
-SQL on the external PostgreSQL stand-in, plain HTTP. (pytest puts this directory on sys.path.)"""
+SQL on the external PostgreSQL stand-in. (pytest puts this directory on sys.path.)"""
 
 from __future__ import annotations
 
@@ -7,8 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import urllib.error
-import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 # The default scenario's helpers (run_playbook, recap, wait_healthy, ...) serve here too;
@@ -55,16 +53,6 @@ def pg(client, sql):
         ["psql", "-d", "glitchtip", "-XAtq", "-v", "ON_ERROR_STOP=1", "-c", sql], user="postgres")
     assert result.exit_code == 0, result.output.decode()
     return result.output.decode().strip()
-
-
-def http(url, data=None, headers=None, timeout=10):
-    """(status, body); a refused or timed-out connection raises OSError."""
-    request = urllib.request.Request(url, data=data, headers=headers or {})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
 
 
 def web_url(hostvars, host, path):

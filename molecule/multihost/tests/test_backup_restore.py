@@ -11,8 +11,8 @@ import json
 import os
 import uuid
 
-from aio_testlib import recap, run_playbook, wait_healthy
-from mh_testlib import HOSTS, WEB_HOSTS, app_containers, http, pg, web_url
+from aio_testlib import http, recap, run_playbook, wait_healthy
+from mh_testlib import HOSTS, WEB_HOSTS, app_containers, pg, web_url
 
 
 def backups(hostvars, host):

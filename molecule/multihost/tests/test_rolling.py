@@ -9,8 +9,8 @@ import threading
 import time
 import uuid
 
-from aio_testlib import CONVERGE, run_playbook
-from mh_testlib import HOSTS, WEB_HOSTS, app_containers, env_of, http, secret_values, started_at, web_url
+from aio_testlib import CONVERGE, http, run_playbook
+from mh_testlib import HOSTS, WEB_HOSTS, app_containers, env_of, secret_values, started_at, web_url
 
 INTERVAL = 0.05
 # Short, but not so short that a busy 2-core machine booting the next container makes a

@@ -4,13 +4,12 @@ services outside every container, one event crossing web1 → Redis → worker1 
 from __future__ import annotations
 
 import json
-import time
 import uuid
 
 import pytest
 
-from aio_testlib import exec_in, wait_healthy
-from mh_testlib import HOSTS, WEB_HOSTS, env_of, http, pg, started_at, web_url
+from aio_testlib import exec_in, http, store_processed_event, wait_healthy
+from mh_testlib import HOSTS, WEB_HOSTS, env_of, pg, started_at, web_url
 
 # Program names of the all-in-one image that must not run on a host without that role.
 EMBEDDED = {"postgres", "redis"}
@@ -100,25 +99,8 @@ def test_migrations_ran_once_before_the_containers_started(client, containers):
 
 
 def test_event_stored_through_web1_is_processed_by_the_worker_and_visible_through_web2(client, hostvars):
-    slug = "mh-%s" % uuid.uuid4().hex[:8]
-    key = uuid.uuid4().hex
-    project_id = pg(client, "WITH o AS (INSERT INTO organizations_organization (name, slug, created) "
-                            "VALUES ('%s', '%s', now()) RETURNING id) "
-                            "INSERT INTO projects_project (organization_id, name, slug, dsn_key, created) "
-                            "SELECT id, 'p', 'p', '%s', now() FROM o RETURNING id" % (slug, slug, key)).splitlines()[0]
-    status, body = http(web_url(hostvars, "web1", "/api/%s/store/" % project_id),
-                        data=json.dumps({"message": "across hosts"}).encode(),
-                        headers={"Content-Type": "application/json", "X-Sentry-Auth": "Sentry sentry_key=%s" % key})
-    assert status == 200, body
-    event_id = json.loads(body)["id"]
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        status, body = http(web_url(hostvars, "web2", "/api/0/events/%s/" % event_id))
-        if status == 200 and json.loads(body)["processed"]:
-            break
-        time.sleep(0.5)
-    else:
-        raise AssertionError("event %s not processed (seen through web2): %s %s" % (event_id, status, body))
+    event_id = store_processed_event(lambda sql: pg(client, sql), web_url(hostvars, "web1", ""),
+                                     web_url(hostvars, "web2", ""), "across hosts", 60)
     # Only worker1 runs celery (test above), so processed means it went web1 → Redis → worker1.
     assert pg(client, "SELECT processed FROM events_event WHERE event_id = '%s'" % uuid.UUID(event_id)) == "t"
 
