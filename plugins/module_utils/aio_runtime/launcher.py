@@ -60,11 +60,16 @@ def dependency_ready(name, settings, environ):
     raise StartError("unknown dependency %r" % name)
 
 
+def pending_needs(needs, settings):
+    """The dependencies to wait for here: programs of this container and external services;
+    a program another host runs (or none does) is not waited for."""
+    return [name for name in needs if name in settings["programs"] or aio_settings.service_external(settings, name)]
+
+
 def wait_for(needs, settings, environ, deadline_seconds, clock=time.monotonic, sleep=time.sleep):
     """Block until every dependency is ready; StartError names the ones that never were."""
     deadline = clock() + deadline_seconds
-    pending = [name for name in needs
-               if name in settings["programs"] or aio_settings.service_external(settings, name)]
+    pending = pending_needs(needs, settings)
     while pending:
         pending = [name for name in pending if not dependency_ready(name, settings, environ)]
         if not pending:

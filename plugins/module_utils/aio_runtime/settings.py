@@ -84,7 +84,8 @@ def effective(settings, environ):
     External PostgreSQL and Redis (``AIO_DB_HOST``, ``AIO_REDIS_URL``) replace the
     embedded programs; the server roles choose web and worker, and the worker carries
     the beat scheduler only on the beat host. Every consumer (supervisord's program
-    list, health, restart, backup) sees only the programs that run here.
+    list, health, restart, backup) sees only the programs that run here; a program's
+    needs keep naming the others (launcher.pending_needs skips those absent here).
     """
     settings = json.loads(json.dumps(settings))  # a deep copy: the baked file stays as it was
     programs = settings["programs"]
@@ -121,9 +122,6 @@ def effective(settings, environ):
         programs.pop("worker", None)
     elif "beat" in roles and "worker" in programs:
         programs["worker"]["command"] = programs["worker"]["command"] + programs["worker"].get("beat_arguments", [])
-    for spec in programs.values():
-        # Readiness of what is not a program here: external services are waited for, the rest is not.
-        spec["needs"] = [need for need in spec.get("needs", []) if need in programs or service_external(settings, need)]
     return settings
 
 
