@@ -227,14 +227,14 @@ def resp_server():
 
 def test_redis_commands_against_the_tiny_server(resp_server):
     server, port = resp_server()
-    assert probes.redis_commands(port, PASSWORD, [("PING",)]) == ["PONG"]
+    assert probes.redis_commands({"port": port}, PASSWORD, [("PING",)]) == ["PONG"]
     assert server.commands == [["AUTH", PASSWORD], ["PING"]]
 
 
 def test_wait_for_heartbeat_returns_the_published_heartbeat(resp_server):
     server, port = resp_server(publish=[envelope()], delay=0.2)
     started = time.monotonic()
-    beat = probes.wait_for_heartbeat(port, PASSWORD, CHANNEL, 2.0)
+    beat = probes.wait_for_heartbeat({"port": port}, PASSWORD, CHANNEL, 2.0)
     elapsed = time.monotonic() - started
     assert beat == DECODED
     assert 0.15 <= elapsed < 1.5
@@ -244,19 +244,19 @@ def test_wait_for_heartbeat_returns_the_published_heartbeat(resp_server):
 def test_wait_for_heartbeat_skips_pushes_that_are_not_messages(resp_server):
     other = _array(_bulk("subscribe"), _bulk("other-channel"), b":2\r\n")
     server, port = resp_server(publish=[other, envelope()], delay=0.05)
-    assert probes.wait_for_heartbeat(port, PASSWORD, CHANNEL, 2.0) == DECODED
+    assert probes.wait_for_heartbeat({"port": port}, PASSWORD, CHANNEL, 2.0) == DECODED
 
 
 def test_wait_for_heartbeat_without_password_sends_no_auth(resp_server):
     server, port = resp_server(password=None, publish=[envelope()], delay=0.05)
-    assert probes.wait_for_heartbeat(port, "", CHANNEL, 2.0) == DECODED
+    assert probes.wait_for_heartbeat({"port": port}, "", CHANNEL, 2.0) == DECODED
     assert server.commands == [["SUBSCRIBE", CHANNEL]]
 
 
 def test_wait_for_heartbeat_nothing_published_is_none(resp_server):
     server, port = resp_server(publish=[])
     started = time.monotonic()
-    assert probes.wait_for_heartbeat(port, PASSWORD, CHANNEL, 0.5) is None
+    assert probes.wait_for_heartbeat({"port": port}, PASSWORD, CHANNEL, 0.5) is None
     elapsed = time.monotonic() - started
     assert 0.45 <= elapsed < 1.5
     assert server.commands == [["AUTH", PASSWORD], ["SUBSCRIBE", CHANNEL]]
@@ -265,7 +265,7 @@ def test_wait_for_heartbeat_nothing_published_is_none(resp_server):
 def test_wait_for_heartbeat_wrong_password_raises_redis_error(resp_server):
     server, port = resp_server(password="other")
     with pytest.raises(probes.RedisError, match="WRONGPASS"):
-        probes.wait_for_heartbeat(port, PASSWORD, CHANNEL, 0.5)
+        probes.wait_for_heartbeat({"port": port}, PASSWORD, CHANNEL, 0.5)
     assert server.commands == [["AUTH", PASSWORD]]
 
 
@@ -274,7 +274,7 @@ def test_wait_for_heartbeat_refused_connection_raises_oserror():
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     with pytest.raises(OSError):
-        probes.wait_for_heartbeat(port, "", CHANNEL, 0.5)
+        probes.wait_for_heartbeat({"port": port}, "", CHANNEL, 0.5)
 
 
 # ---------------------------------------------------------------- probe_worker

@@ -26,21 +26,25 @@ APP_PROGRAMS = ("scheduler", "worker", "web")  # stopped in this order, started 
 
 # How the PostgreSQL clients of this process connect. One ``aio backup``/``aio restore`` is one
 # process and one database server, so it is chosen once, by use_connection(), at the start.
-_CONNECTION = {"external": False, "env": None}
+_CONNECTION = {"env": None}  # libpq environment of an external server; None: the embedded one
 
 
 def use_connection(settings, environ):
     """Embedded: root as the postgres role over the socket. External: the app role over TCP
     with its password and sslmode (it needs CREATEDB to restore; roles are the provider's)."""
-    external = aio_settings.service_external(settings, "postgres")
-    env = aio_settings.libpq_environment(settings, environ) if external else None
-    if env:
+    env = None
+    if aio_settings.service_external(settings, "postgres"):
+        env = aio_settings.libpq_environment(settings, environ)
         env.pop("PGDATABASE")  # every client names its database
-    _CONNECTION.update(external=external, env=env)
+    _CONNECTION["env"] = env
+
+
+def _external():
+    return _CONNECTION["env"] is not None
 
 
 def _postgres_env():
-    if _CONNECTION["env"]:
+    if _external():
         return dict(_CONNECTION["env"])
     # root logs in as the postgres role over the socket (peer auth, pg_ident map): no password exists.
     return {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/root", "PGHOST": pgtools.SOCKET_DIR,
@@ -153,11 +157,11 @@ def verify(directory, check_utf8=True):
 
 def redis_snapshot(settings, environ, path):
     """BGSAVE, wait for it to land, copy the RDB file."""
-    port, password = settings["redis"]["port"], environ.get(aio_settings.REDIS_PASSWORD_ENV, "")
-    before = int(probes.redis_commands(port, password, [("LASTSAVE",)])[0])
-    probes.redis_commands(port, password, [("BGSAVE",)])
+    redis, password = settings["redis"], environ.get(aio_settings.REDIS_PASSWORD_ENV, "")
+    before = int(probes.redis_commands(redis, password, [("LASTSAVE",)])[0])
+    probes.redis_commands(redis, password, [("BGSAVE",)])
     deadline = time.monotonic() + 60
-    while int(probes.redis_commands(port, password, [("LASTSAVE",)])[0]) == before:
+    while int(probes.redis_commands(redis, password, [("LASTSAVE",)])[0]) == before:
         if time.monotonic() > deadline:
             raise BackupError("redis: BGSAVE did not finish within 60s")
         time.sleep(0.2)
@@ -173,6 +177,10 @@ def run_backup(settings, environ, keep_count=None, keep_days=None, include_redis
     final = os.path.join(root, name)
     partial = os.path.join(root, "." + name + files.PARTIAL_SUFFIX)
     report = {"job": "backup", "name": name, "path": final, "dry_run": dry_run}
+    if include_redis and aio_settings.service_external(settings, "redis"):
+        # The snapshot is the embedded server's RDB file; a managed Redis keeps its own.
+        raise BackupError("redis: no snapshot of an external Redis (%s); back it up with its provider"
+                          % aio_settings.service_address(settings, "redis"))
     try:
         os.makedirs(root, mode=0o700, exist_ok=True)
         existing = files.list_backups(root)
@@ -194,7 +202,7 @@ def run_backup(settings, environ, keep_count=None, keep_days=None, include_redis
         version = server_version()
         compression = files.compression_for(version.split(".")[0])
         dump_database(settings["postgres"]["database"], os.path.join(partial, "database.dump"), compression)
-        if _CONNECTION["external"]:
+        if _external():
             # pg_dumpall needs a superuser; a managed server's roles are its provider's to keep.
             roles = b"-- roles of the external PostgreSQL are managed by its provider; not dumped\n"
         else:
@@ -359,7 +367,7 @@ class Restore:
             # on failure and only ever swapped in whole, so no single transaction is needed.
             jobs = "--jobs=%d" % max(1, os.cpu_count() or 1)
             # An external server's app role owns what it restores (it cannot take other owners' names).
-            owner = ["--no-owner", "--no-privileges"] if _CONNECTION["external"] else []
+            owner = ["--no-owner", "--no-privileges"] if _external() else []
             restoring = subprocess.Popen([pgtools.binary("pg_restore"), "--exit-on-error", jobs] + owner
                                          + ["-d", scratch, dump],
                                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=_postgres_env())

@@ -101,13 +101,12 @@ class RedisError(Exception):
     pass
 
 
-def redis_connect(target, password, timeout):
+def redis_connect(redis, password, timeout):
     """A connected, authenticated socket and its reader.
 
-    target is the settings' redis dict (host, port, tls, db) or, embedded, just a port.
+    redis is the settings' redis dict (port; host, tls and db when not the embedded defaults).
     TLS (rediss://) verifies the server against the system's CA bundle.
     """
-    redis = target if isinstance(target, dict) else {"port": target}
     host = redis.get("host", "127.0.0.1")
     sock = socket.create_connection((host, int(redis["port"])), timeout=timeout)
     try:
@@ -127,9 +126,9 @@ def redis_connect(target, password, timeout):
     return sock, stream
 
 
-def redis_commands(target, password, commands, timeout=3.0):
+def redis_commands(redis, password, commands, timeout=3.0):
     """Send commands over a plain socket (no client library in the image); returns replies."""
-    sock, stream = redis_connect(target, password, timeout)
+    sock, stream = redis_connect(redis, password, timeout)
     with sock:
         replies = []
         for command in commands:
@@ -208,13 +207,13 @@ def probe_host(settings):
                             memory_used=memory_used, memory_limit=memory_limit, load=[round(x, 2) for x in load])
 
 
-def wait_for_heartbeat(target, password, channel, wait_seconds):
+def wait_for_heartbeat(redis, password, channel, wait_seconds):
     """First Celery worker heartbeat published on channel within wait_seconds, or None.
 
     The worker's main process sends heartbeats from its own timer, so a worker
     whose pool is busy with long tasks still sends them; a hung one does not.
     """
-    sock, stream = redis_connect(target, password, wait_seconds)
+    sock, stream = redis_connect(redis, password, wait_seconds)
     with sock:
         sock.sendall(_resp_command("SUBSCRIBE", channel))
         _read_reply(stream)
