@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # One command on a fresh Debian/Ubuntu machine: set up, then deploy.
-#   sudo scripts/deploy.sh                         # inventories/local, this machine
-#   sudo scripts/deploy.sh -i inventories/et       # another inventory
-#   sudo scripts/deploy.sh -e glitchtip_image_base=registry.example.com/glitchtip:v5.2
+#   scripts/deploy.sh                              # inventories/local, this machine
+#   scripts/deploy.sh      -i inventories/et       # another inventory
+#   scripts/deploy.sh      -e glitchtip_image_base=registry.example.com/glitchtip:v5.2
 # Arguments are passed to ansible-playbook; -i defaults to inventories/local.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -47,4 +47,6 @@ if [ ! -f "$stamp" ]; then
   .venv/bin/pip install -q -r "$requirements"
   touch "$stamp"
 fi
-log "ready: $(.venv/bin/ansible --version | head -n 1)"
+# The whole output, then its first line: `| head` would close the pipe on ansible mid-write.
+version="$(.venv/bin/ansible --version)"
+log "ready: ${version%%$'\n'*}"
