@@ -5,13 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.glitchtip.aio.plugins.module_utils.aio_runtime import backup, settings as aio_settings
+from test_backup_connection import BAKED
 
-BAKED = {
-    "app": {"user": "app", "dir": "/code"}, "profile": {"broker_env": ["REDIS_URL"]}, "web": {"port": 8000},
-    "postgres": {"user": "glitchtip", "database": "glitchtip", "port": 5432}, "redis": {"port": 6379},
-    "programs": {"postgres": {}, "redis": {}, "web": {}}, "paths": {},
-}
+from ansible_collections.glitchtip.aio.plugins.module_utils.aio_runtime import backup, settings as aio_settings
 
 
 class ReadOnlySupervisor:
