@@ -1,14 +1,13 @@
 # -*- coding: utf-8 -*-
 # Copyright: glitchtip-aio contributors
 # MIT License (see LICENSE)
-"""Filters the image templates use to escape values for supervisord and Dockerfile syntax."""
+"""Filters the image templates use to escape values for supervisord and Dockerfile syntax; health rows."""
 
 from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.glitchtip.aio.plugins.module_utils import render
-from ansible_collections.glitchtip.aio.plugins.module_utils.aio_runtime import settings as aio_settings
 
 
 def _wrap(function):
@@ -22,11 +21,6 @@ def _wrap(function):
     return filter_
 
 
-def mask_values(text, secrets):
-    """Replace each secret value (and its URL-quoted form) in text by ********."""
-    return aio_settings.redact(str(text), [str(secret) for secret in secrets])
-
-
 def health_row(component):
     """One readable line of a health component for playbook output."""
     return "%-10s %-8s %7.1f ms  %s" % (component.get("name"), component.get("status"),
@@ -37,6 +31,5 @@ class FilterModule:
     def filters(self):
         filters = {name: _wrap(getattr(render, name)) for name in (
             "supervisor_value", "supervisor_quoted", "supervisor_environment", "program_name", "image_reference")}
-        filters["mask_values"] = mask_values
         filters["health_row"] = health_row
         return filters

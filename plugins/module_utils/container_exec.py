@@ -111,8 +111,7 @@ def environment_secrets(attrs):
     """The secret values of a container's environment (for redaction); [] without a container."""
     if not attrs:
         return []
-    environ = dict(item.split("=", 1) for item in attrs["Config"].get("Env") or [] if "=" in item)
-    return aio_settings.secret_values(environ)
+    return aio_settings.secret_values(aio_settings.environ_from_entries(attrs["Config"].get("Env")))
 
 
 def exchange(sock, data):

@@ -85,7 +85,7 @@ log_dir:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.glitchtip.aio.plugins.module_utils import container_exec
-from ansible_collections.glitchtip.aio.plugins.module_utils.aio_runtime import logtail, settings as aio_settings
+from ansible_collections.glitchtip.aio.plugins.module_utils.aio_runtime import logtail
 
 
 def main():
@@ -116,9 +116,8 @@ def main():
     if not log_dir:
         module.fail_json(msg="container %s has no bind mount of %s; set log_dir"
                              % (params["container"], container_exec.LOG_MOUNT))
-    secrets = container_exec.environment_secrets(attrs)
     streams = logtail.read_log(log_dir, params["program"], params["lines"], errors=params["errors"],
-                               redact=lambda line: aio_settings.redact(line, secrets))
+                               secrets=container_exec.environment_secrets(attrs))
     module.exit_json(changed=False, streams=streams, lines=[line for found in streams.values() for line in found],
                      log_dir=log_dir)
 

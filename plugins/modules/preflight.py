@@ -59,8 +59,8 @@ EXAMPLES = r"""
   glitchtip.aio.preflight:
     container: glitchtip-aio
     image: glitchtip-aio:0123456789abcdef
-    environment: "{{ glitchtip_container_environment }}"
-    secret_environment: "{{ secret_env }}"
+    environment: "{{ container_env | glitchtip.aio.public_environment }}"
+    secret_environment: "{{ container_env | glitchtip.aio.secret_environment }}"
     networks: [backend]
 """
 

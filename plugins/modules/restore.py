@@ -26,7 +26,8 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    details: Verifies the backup and says it would restore it; changes nothing.
+    details: Verifies the backup (manifest, checksums, a full read of every archive) and returns in RV(would) what a
+      real run would do; changes nothing.
   diff_mode:
     support: none
   idempotent:
@@ -58,11 +59,21 @@ backup:
   description: The backup restored (or refused).
   returned: when found
   type: str
+reason:
+  description: What was restored, what was verified (check mode), or why it failed.
+  returned: always
+  type: str
 steps:
   description: Each step with what it did and when (seconds from the start).
   returned: when the backup was accepted
   type: list
   elements: dict
+would:
+  description: In check mode, the steps a real run would take, in order.
+  returned: check mode, when the backup verified
+  type: list
+  elements: str
+  sample: ["restore database.dump into a scratch database beside a full read of it", "stop scheduler, worker, web once that read has passed"]
 failed_step:
   description: The step that failed.
   returned: failure

@@ -270,7 +270,7 @@ def test_invalid_image_references_are_refused(reference):
 def test_filter_plugin_exposes_the_render_functions():
     filters = render_filter.FilterModule().filters()
     assert set(filters) == {"supervisor_value", "supervisor_quoted", "supervisor_environment", "program_name",
-                            "image_reference", "mask_values", "health_row"}
+                            "image_reference", "health_row"}
     assert filters["supervisor_environment"]({"A": "it's"}, "x") == render.supervisor_environment({"A": "it's"})
 
 
@@ -283,13 +283,6 @@ def test_filter_plugin_turns_value_errors_into_filter_errors():
         filters["supervisor_environment"]({"K": "a\nb"}, "glitchtip_image_program_environment.web")
     with pytest.raises(AnsibleFilterError, match="glitchtip_image_base"):
         filters["image_reference"]("evil; rm -rf /", "glitchtip_image_base")
-
-
-def test_mask_values_filter_masks_raw_and_url_quoted_secrets():
-    text = "pw=p@ss/w0rd url=postgres://u:p%40ss%2Fw0rd@h/db"
-    masked = render_filter.mask_values(text, ["p@ss/w0rd"])
-    assert "p@ss" not in masked and "p%40ss" not in masked
-    assert masked == "pw=******** url=postgres://u:********@h/db"
 
 
 # The Jinja test plugin: validation's view of the same rule.

@@ -174,15 +174,18 @@ def good_backup(container, backups_dir):
 
 
 @pytest.mark.parametrize("corruption", sorted(CORRUPTIONS))
-def test_bad_backups_are_refused_before_the_live_database_is_touched(container, backups_dir, good_backup, corruption):
+def test_bad_backups_are_refused_before_the_live_database_is_touched(container, settings, backups_dir, good_backup,
+                                                                    corruption):
     copy = "glitchtip-20000101T000000Z"
     target = os.path.join(backups_dir, copy)
     shutil.rmtree(target, ignore_errors=True)
     shutil.copytree(os.path.join(backups_dir, good_backup), target)
     CORRUPTIONS[corruption](target)
     before = live_state(container)
-    pids = psql(container, "SELECT 1")  # the database answers before
-    web_pid = container.exec_run(["sh", "-c", "cat /proc/1/stat >/dev/null; pgrep -of gunicorn"]).output.decode()
+    # Every row of every table and every upload, not only the database's OID and two counts.
+    tables_before, uploads_before = table_checksums(container), upload_checksums(settings)
+    web_pid = container.exec_run(["sh", "-c", "pgrep -of gunicorn"]).output.decode()
+    assert web_pid.strip(), "no gunicorn master to compare with"
     try:
         code, report, _err = aio_json(container, "restore", copy)
     finally:
@@ -190,8 +193,9 @@ def test_bad_backups_are_refused_before_the_live_database_is_touched(container, 
     assert code != 0 and report["ok"] is False
     assert report["reason"].startswith("refused, nothing was changed"), report["reason"]
     assert live_state(container) == before
+    assert table_checksums(container) == tables_before
+    assert upload_checksums(settings) == uploads_before
     assert container.exec_run(["sh", "-c", "pgrep -of gunicorn"]).output.decode() == web_pid
-    assert pids == "1"
 
 
 def test_a_restore_failing_half_way_leaves_the_live_database_and_services_as_they_were(container, backups_dir):

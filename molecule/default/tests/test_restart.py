@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 
 import docker
@@ -141,13 +142,31 @@ def test_restart_refuses_to_touch_web_and_worker_while_redis_is_down(container, 
     wait_healthy(container)
 
 
+# One row of health.yml's table, as the glitchtip.aio.health_row filter writes it.
+HEALTH_ROW = re.compile(r"^(?P<name>\S+) +(?P<status>\S+) +(?P<ms>\d+\.\d) ms  (?P<reason>.*)$")
+
+
+def health_table(stdout):
+    """The message list of health.yml's "Health" task (printed as JSON: no YAML folding to undo)."""
+    task = stdout.index("TASK [Health]")
+    start = stdout.index("=> {", task) + len("=> ")
+    message, _end = json.JSONDecoder().raw_decode(stdout, start)
+    return message["msg"]
+
+
 def test_health_playbook_prints_every_component(container):
     wait_healthy(container)
-    result = run_playbook("health.yml")
+    result = run_playbook("health.yml", env={"ANSIBLE_CALLBACK_RESULT_FORMAT": "json"})
     assert result.returncode == 0, result.stdout[-2000:]
-    for name in ("supervisor", "postgres", "redis", "web", "worker", "host"):
-        assert "%s " % name in result.stdout
-    assert "overall: ok" in result.stdout
+    overall, *rows = health_table(result.stdout)
+    assert overall == "overall: ok"
+    parsed = [HEALTH_ROW.match(row) for row in rows]
+    assert all(parsed), rows
+    # The exact layout: name in 10 columns, status in 8, milliseconds right-aligned in 7.
+    assert rows == ["%-10s %-8s %7.1f ms  %s" % (m["name"], m["status"], float(m["ms"]), m["reason"]) for m in parsed]
+    assert sorted(m["name"] for m in parsed) == sorted(["supervisor", "postgres", "redis", "web", "worker", "host"])
+    assert {m["name"]: m["status"] for m in parsed} == {m["name"]: "ok" for m in parsed}
+    assert all(m["reason"].strip() for m in parsed), rows
 
 
 def test_restart_playbook_check_mode_restarts_nothing(container):

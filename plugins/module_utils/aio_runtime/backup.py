@@ -136,6 +136,11 @@ def verify_files(directory):
     return manifest_
 
 
+def verified_detail(manifest_):
+    """What verify() proved, in words."""
+    return "manifest, %d checksums and a full read of every archive ok" % len(manifest_["files"])
+
+
 def verify(directory, check_utf8=True):
     """verify_files plus a full read of the dump; BackupError says what is wrong.
 
@@ -347,7 +352,10 @@ class Restore:
         dump = os.path.join(directory, "database.dump")
         if dry_run:
             manifest_ = verify(directory, check_utf8=False)
-            report.update(ok=True, reason="backup verified; would restore it", manifest=manifest_)
+            self.step("verify", verified_detail(manifest_))
+            report.update(ok=True, manifest=manifest_, would=self.plan(manifest_, keep_rollback),
+                          reason="%s verified (%s); nothing was changed" % (os.path.basename(directory),
+                                                                           verified_detail(manifest_)))
             return report
         manifest_ = verify_files(directory)
         self.step("verify", "manifest and %d checksums ok" % len(manifest_["files"]))
@@ -420,6 +428,16 @@ class Restore:
                       rollback_database=rollback_db if keep_rollback else None,
                       seconds=round(time.monotonic() - self.started, 2))
         return report
+
+    def plan(self, manifest_, keep_rollback):
+        """What a real run would do, in order, for check mode."""
+        programs = ", ".join(self.app_programs()) or "no app program"
+        return (["restore database.dump into a scratch database beside a full read of it",
+                 "stop %s once that read has passed" % programs,
+                 "swap the scratch database in for %s, keeping the replaced one until healthy" % self.database]
+                + (["replace the uploads"] if "uploads.tar.gz" in manifest_["files"] else [])
+                + ["start %s again and wait until healthy" % programs,
+                   "keep the replaced database" if keep_rollback else "drop the replaced database"])
 
     def rollback(self, swapped, scratch, rollback_db, uploads_rollback, programs):
         """Back to the state before the restore, whatever step failed; errors here are recorded, not raised."""

@@ -26,9 +26,8 @@ def cmd_health(args, settings, environ):
 
 
 def cmd_logs(args, settings, environ):
-    secrets = aio_settings.secret_values(environ)
     result = logtail.read_log(settings["paths"]["logs"], args.program, args.lines, errors=args.errors,
-                              redact=lambda line: aio_settings.redact(line, secrets))
+                              secrets=aio_settings.secret_values(environ))
     if args.json:
         print(json.dumps(result))
     else:

@@ -8,6 +8,8 @@ from __future__ import annotations
 import os
 import re
 
+from . import settings as aio_settings
+
 
 def tail_lines(path, lines, block=None):
     """Last ``lines`` complete lines of path ([] when missing or lines <= 0).
@@ -59,8 +61,8 @@ def log_sources(program, errors=False):
     return sources + [("stderr", "%s.err.log" % program, None)]
 
 
-def read_log(log_dir, program, lines, errors=False, redact=lambda line: line):
-    """{stream: last lines} for one log name; a missing file reads as no lines."""
+def read_log(log_dir, program, lines, errors=False, secrets=()):
+    """{stream: last lines} for one log name, every secret value redacted; a missing file reads as no lines."""
     result = {}
     for stream, name, pattern in log_sources(program, errors):
         path = os.path.join(log_dir, name)
@@ -69,5 +71,5 @@ def read_log(log_dir, program, lines, errors=False, redact=lambda line: line):
         else:
             # Errors are rare in an info log: read further back to find the last N of them.
             found = [line for line in tail_lines(path, lines * 50) if pattern.search(line)][-lines:]
-        result[stream] = [redact(line) for line in found]
+        result[stream] = [aio_settings.redact(line, secrets) for line in found]
     return result

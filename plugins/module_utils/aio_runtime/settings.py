@@ -4,16 +4,19 @@
 """The image's baked, non-secret settings and the environment derived from them.
 
 ``/etc/glitchtip-aio/aio.json`` is rendered by the image role at build time. The
-secrets arrive only in the container environment (``SECRET_KEY``,
-``AIO_DB_PASSWORD``, ``AIO_REDIS_PASSWORD``); connection URLs are derived here so
-web, worker, migrate, health and backups always agree on them.
+secrets arrive only in the container environment (``SECRET_ENV_NAMES``); connection
+URLs are derived here so web, worker, migrate, health and backups always agree on them.
+
+``SECRET_ENV_NAMES`` and ``secret_values()`` are the one definition of what is secret:
+the runtime redacts with them, and the deploy reads them through the
+``glitchtip.aio.secret_environment`` / ``public_environment`` / ``redact_secrets`` filters.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 SETTINGS_PATH = "/etc/glitchtip-aio/aio.json"
 
@@ -23,7 +26,14 @@ SECRET_KEY_ENV = "SECRET_KEY"
 # Webhook URLs carry their bot's token: treated like passwords.
 FEISHU_URL_ENV = "AIO_FEISHU_WEBHOOK_URL"
 WEBHOOK_URL_ENV = "AIO_NOTIFY_WEBHOOK_URL"
-SECRET_ENV_NAMES = (DB_PASSWORD_ENV, REDIS_PASSWORD_ENV, SECRET_KEY_ENV, FEISHU_URL_ENV, WEBHOOK_URL_ENV)
+# GlitchTip's own: smtp://user:password@host:587 carries the SMTP credentials.
+EMAIL_URL_ENV = "EMAIL_URL"
+# Every environment name whose value is, or may carry, a secret. The DB and Redis passwords are the
+# embedded services' generated ones or the external services' from vault: the same two names.
+SECRET_ENV_NAMES = (DB_PASSWORD_ENV, REDIS_PASSWORD_ENV, SECRET_KEY_ENV, FEISHU_URL_ENV, WEBHOOK_URL_ENV,
+                    EMAIL_URL_ENV)
+# Of those, URLs that are secret only through their user:password@ part.
+CREDENTIAL_URL_ENV_NAMES = (EMAIL_URL_ENV,)
 # Ours alone: GlitchTip's processes get derived URLs instead.
 PRIVATE_ENV_NAMES = (DB_PASSWORD_ENV, REDIS_PASSWORD_ENV, FEISHU_URL_ENV, WEBHOOK_URL_ENV)
 
@@ -194,8 +204,44 @@ def service_environment(environ, keep=()):
 
 
 def secret_values(environ):
-    """The secret values present, for redaction of anything we print."""
-    return [environ[name] for name in SECRET_ENV_NAMES if environ.get(name)]
+    """The secret values present, for redaction of anything we print.
+
+    A credential URL (EMAIL_URL) gives its password and the whole URL when it has a
+    user:password@ part, nothing when it has none (consolemail:// is no secret).
+    """
+    values = []
+    for name in SECRET_ENV_NAMES:
+        value = environ.get(name)
+        if value:
+            values.extend(url_credentials(value) if name in CREDENTIAL_URL_ENV_NAMES else [value])
+    return values
+
+
+def url_credentials(url):
+    """The secret forms of a URL's user:password@ part: the URL and its password, as written and decoded."""
+    try:
+        parts = urlsplit(url)
+        username, password = parts.username, parts.password
+    except ValueError:  # unparsable (a bad IPv6 literal): all of it is treated as secret
+        return [url]
+    if not (username or password):
+        return []
+    return [url] + ([password, unquote(password)] if password else [])
+
+
+def secret_environment(environ):
+    """The secret-bearing part of an environment."""
+    return {name: value for name, value in environ.items() if name in SECRET_ENV_NAMES}
+
+
+def public_environment(environ):
+    """The rest of it, safe to show."""
+    return {name: value for name, value in environ.items() if name not in SECRET_ENV_NAMES}
+
+
+def environ_from_entries(entries):
+    """{name: value} of Docker's NAME=VALUE environment entries (a value may hold '=')."""
+    return dict(entry.split("=", 1) for entry in entries or [] if "=" in entry)
 
 
 def redact(text, secrets):
@@ -207,6 +253,18 @@ def redact(text, secrets):
     for form in sorted(forms, key=len, reverse=True):
         text = text.replace(form, "********")
     return text
+
+
+def strings_in(value):
+    """Every string inside lists and dicts (values, not keys)."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from strings_in(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from strings_in(item)
 
 
 def redact_tree(value, secrets):

@@ -1,0 +1,71 @@
+# -*- coding: utf-8 -*-
+"""backup.Restore in check mode: it says what it verified and what a real run would do, and does nothing."""
+
+from __future__ import annotations
+
+import pytest
+
+from test_backup_connection import BAKED
+
+from ansible_collections.glitchtip.aio.plugins.module_utils.aio_runtime import backup, settings as aio_settings
+
+
+class ReadOnlySupervisor:
+    """Answers what runs; any other call is a change check mode must not make."""
+
+    def __init__(self, names):
+        self.names = names
+
+    def getAllProcessInfo(self):
+        return [{"name": name, "statename": "RUNNING"} for name in self.names]
+
+    def __getattr__(self, name):
+        raise AssertionError("check mode called supervisor.%s" % name)
+
+
+class ReadOnlyRpc:
+    def __init__(self, names):
+        self.supervisor = ReadOnlySupervisor(names)
+
+
+@pytest.fixture
+def backups(tmp_path, monkeypatch):
+    root = tmp_path / "backups"
+    (root / "glitchtip-20261127T023000Z").mkdir(parents=True)
+    (root / "glitchtip-20261127T023000Z" / "manifest.json").write_text("{}", encoding="utf-8")  # verify is faked
+    verified = []
+    monkeypatch.setattr(backup, "verify", lambda directory, check_utf8=True: verified.append(directory) or {
+        "files": {"database.dump": {}, "roles.sql": {}, "uploads.tar.gz": {}}})
+    # Check mode must not reach PostgreSQL at all.
+    monkeypatch.setattr(backup, "psql", lambda *a, **k: pytest.fail("check mode ran psql"))
+    settings = aio_settings.effective(BAKED, {})
+    settings["paths"]["backups"] = str(root)
+    yield settings, verified
+    backup.use_connection(aio_settings.effective(BAKED, {}), {})
+
+
+@pytest.mark.parametrize("keep_rollback, last", [(False, "drop the replaced database"),
+                                                 (True, "keep the replaced database")])
+def test_check_mode_says_what_was_verified_and_what_would_happen(backups, keep_rollback, last):
+    settings, verified = backups
+    restore = backup.Restore(settings, {}, rpc=ReadOnlyRpc(["postgres", "redis", "web", "worker", "scheduler"]))
+    report = restore.run("latest", keep_rollback=keep_rollback, dry_run=True)
+    assert report["ok"] is True and verified == [report["backup"]]
+    assert report["reason"] == ("glitchtip-20261127T023000Z verified (manifest, 3 checksums and a full read of "
+                                "every archive ok); nothing was changed")
+    assert [step["step"] for step in report["steps"]] == ["verify"]
+    assert report["would"] == [
+        "restore database.dump into a scratch database beside a full read of it",
+        "stop scheduler, worker, web once that read has passed",
+        "swap the scratch database in for glitchtip, keeping the replaced one until healthy",
+        "replace the uploads",
+        "start scheduler, worker, web again and wait until healthy",
+        last]
+
+
+def test_check_mode_of_a_backup_without_uploads_leaves_them_out(backups, monkeypatch):
+    settings, _verified = backups
+    monkeypatch.setattr(backup, "verify", lambda directory, check_utf8=True: {"files": {"database.dump": {}}})
+    report = backup.Restore(settings, {}, rpc=ReadOnlyRpc(["web"])).run("latest", dry_run=True)
+    assert "replace the uploads" not in report["would"]
+    assert "stop web once that read has passed" in report["would"]
