@@ -10,6 +10,7 @@ import json
 import os
 import shlex
 import stat
+import types
 
 import pytest
 
@@ -55,6 +56,11 @@ def client_only(tmp_path, monkeypatch):
     monkeypatch.setattr(pgtools, "PG_LIB", str(lib))
     yield version, log
     backup.use_connection(aio_settings.effective(BAKED, {}), {})  # the module's state as other tests expect it
+
+
+# supervisord as a restore's check mode asks it (which app programs run here).
+RPC = types.SimpleNamespace(supervisor=types.SimpleNamespace(
+    getAllProcessInfo=lambda: [{"name": "web", "statename": "RUNNING"}]))
 
 
 def calls(log, name):
@@ -147,7 +153,7 @@ def test_a_restore_refuses_a_newer_pg_dumps_backup_before_reading_it(client_only
     _, log = client_only
     settings = external_settings(tmp_path)
     report = backup.run_backup(settings, EXTERNAL)
-    restore = backup.Restore(settings, EXTERNAL, rpc=object())
+    restore = backup.Restore(settings, EXTERNAL, rpc=RPC)
     assert restore.run(report["name"], dry_run=True)["ok"]  # written by this client: readable
     path = os.path.join(report["path"], backup_files.MANIFEST)
     with open(path, encoding="utf-8") as handle:
@@ -158,5 +164,5 @@ def test_a_restore_refuses_a_newer_pg_dumps_backup_before_reading_it(client_only
     reads = len(calls(log, "pg_restore"))
     for dry_run in (True, False):
         with pytest.raises(backup.BackupError, match=r"^verify: the backup was written by pg_dump 18"):
-            backup.Restore(settings, EXTERNAL, rpc=object()).run(report["name"], dry_run=dry_run)
+            backup.Restore(settings, EXTERNAL, rpc=RPC).run(report["name"], dry_run=dry_run)
     assert len(calls(log, "pg_restore")) == reads
