@@ -15,6 +15,14 @@ ansible-lint --profile production
 step "unit tests"
 python -m pytest -q tests/unit
 
+step "test fixtures: the GlitchTip stand-in base image (built once, then cached)"
+molecule/resources/build-standin.sh
+
+# The README's own commands with the defaults a new user gets (container glitchtip-aio, port
+# 8000, /srv/glitchtip-aio), a second run, health.yml, and the installed collection tarball.
+step "the README's path: scripts/deploy.sh -i inventories/local, again, health.yml, the tarball"
+python -m pytest -v -s tests/userpath
+
 step "molecule: default (deploy on the local Docker engine)"
 molecule test --scenario-name default
 
