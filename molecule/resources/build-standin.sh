@@ -8,6 +8,9 @@
 #                 packages from PyPI; an AIO layer on it gets trixie's PostgreSQL 17.
 #   5.2-bookworm  the same app on bookworm and its CPython 3.11: an AIO layer on it gets
 #                 PostgreSQL 15 (tests of a cluster of an older major).
+#   6.2           glitchtip-aio-test/glitchtip-standin:6.2, GlitchTip 6.x's shape on the same
+#                 trixie CPython: Django 6, the real django-vtasks task runner (runworker
+#                 --scheduler) through Valkey/Redis or PostgreSQL, granian (standin/variants/6.2).
 #
 # Each step is skipped while its image's digest label matches its inputs:
 #   glitchtip-aio-test/debian:RELEASE           debootstrap (the rootfs is cached)
@@ -43,6 +46,7 @@ for variant in "$@"; do
     case "$variant" in
         5.2) ensure_standin 5.2 trixie 3.13 5.2 ;;
         5.2-bookworm) ensure_standin 5.2-bookworm bookworm 3.11 5.2 ;;
-        *) log "unknown variant $variant (expected 5.2 or 5.2-bookworm)"; exit 2 ;;
+        6.2) ensure_standin 6.2 trixie 3.13 6.2 ;;
+        *) log "unknown variant $variant (expected 5.2, 5.2-bookworm or 6.2)"; exit 2 ;;
     esac
 done

@@ -44,7 +44,9 @@ def store(request, project_id):
     event, _created = Event.objects.get_or_create(
         event_id=event_id, defaults={"project": project, "payload": payload}
     )
-    transaction.on_commit(lambda: process_event.delay(event.pk))
+    # Celery tasks (5.x) have delay(), django.tasks ones (6.x) enqueue().
+    enqueue = getattr(process_event, "delay", None) or process_event.enqueue
+    transaction.on_commit(lambda: enqueue(event.pk))
     return JsonResponse({"id": event.event_id.hex})
 
 

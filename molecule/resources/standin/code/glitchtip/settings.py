@@ -208,3 +208,10 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
+
+# A variant's own settings come last (variants/<version>/: the 6.x stand-in runs django-vtasks
+# instead of Celery).
+if (BASE_DIR / "glitchtip" / "variant_settings.py").exists():
+    from .variant_settings import apply as _apply_variant
+
+    _apply_variant(globals())
