@@ -94,7 +94,8 @@ def test_supervisor_component_all_ok():
     assert item["name"] == "supervisor"
     assert item["status"] == OK
     assert item["reason"] == "all 5 programs ok"
-    assert item["details"]["programs"]["web"] == {"status": OK, "state": "RUNNING", "reason": "running", "pid": 103}
+    assert item["details"]["programs"]["web"] == {"status": OK, "state": "RUNNING", "reason": "running", "pid": 103,
+                                                  "start": 0}
 
 
 def test_supervisor_component_missing_program_is_down():
@@ -318,3 +319,27 @@ def test_redis_memory_status(used, maxmemory, status):
         assert reason == "PONG"
     else:
         assert reason == "memory %d of %d bytes" % (used, maxmemory)
+
+
+# ---------------------------------------------------------------- file_liveness (django-vtasks)
+
+
+@pytest.mark.parametrize("now, mtime, status", [
+    (1030, 1025, OK),            # touched 5 s ago
+    (1030, 1015, OK),            # exactly the window
+    (1031, 1015, DOWN),          # one second past it
+    (1005, None, DEGRADED),      # still importing the app
+    (1015, None, DEGRADED),
+    (1016, None, DOWN),          # never wrote it
+    (1005, 990, DEGRADED),       # a previous process's file is no file
+    (1020, 990, DOWN),
+    (1001, 999.5, OK),           # supervisord's start is whole seconds: a touch within 1 s before counts
+])
+def test_file_liveness(now, mtime, status):
+    assert health.file_liveness(now, 1000, mtime, 15)[0] == status
+
+
+def test_file_liveness_reasons_say_what_was_seen():
+    assert health.file_liveness(1030, 1000, 1025, 15)[1] == "health-check file touched 5s ago"
+    assert "not touched for 20s (limit 15s)" in health.file_liveness(1045, 1000, 1025, 15)[1]
+    assert "no health-check file yet" in health.file_liveness(1003, 1000, None, 15)[1]

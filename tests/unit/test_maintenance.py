@@ -99,3 +99,58 @@ def test_output_is_bounded(lines):
     step = run(script)["steps"][1]
     assert len(step["output"]) == min(lines, maintenance.OUTPUT_LINES)
     assert step["output"][-1] == "line %d" % (lines - 1)
+
+
+# ---------------------------------------------------------------- GlitchTip 6.x: maintain_partitions
+
+SETTINGS_6 = dict(SETTINGS, maintenance={"plan": ["plan"], "migrate": ["migrate"],
+                                         "partitions": ["maintain_partitions"]})
+# maintain_partitions reports every table it looked at, changed or not.
+MAINTAIN_OUTPUT = ("Maintaining daily UUIDv7 partitions for issue_events_issueevent...\n"
+                   "Cleaning up old partitions for issue_events_issueevent (retention: 90 days)...\n"
+                   "Partition maintenance complete.\n")
+
+
+class Tables:
+    """The database's table list as successive reads return it."""
+
+    def __init__(self, *lists):
+        self.lists, self.reads = list(lists), 0
+
+    def __call__(self):
+        self.reads += 1
+        return self.lists.pop(0)
+
+
+def run6(script, tables, **options):
+    return maintenance.Maintenance(SETTINGS_6, {"AIO_DB_PASSWORD": SECRET}, run=script, tables=tables).run(**options)
+
+
+def test_6x_partitions_unchanged_when_the_table_list_is(tmp_path):
+    script = Script(plan=(0, PLAN_APPLIED), maintain_partitions=(0, MAINTAIN_OUTPUT))
+    report = run6(script, Tables("public.a,public.b", "public.a,public.b"))
+    assert report["ok"] and not report["changed"], report
+    assert script.ran == ["plan", "maintain_partitions"]
+
+
+def test_6x_partitions_changed_when_tables_came_or_went():
+    script = Script(plan=(0, PLAN_APPLIED), maintain_partitions=(0, MAINTAIN_OUTPUT))
+    report = run6(script, Tables("public.a", "public.a,public.a_p2026_12_01"))
+    assert report["ok"] and report["changed"]
+    assert report["reason"] == "partitions changed"
+
+
+def test_6x_check_mode_does_not_run_what_has_no_dry_run():
+    script = Script(plan=(0, PLAN_PENDING))
+    tables = Tables()
+    report = run6(script, tables, check=True)
+    assert script.ran == ["plan"] and tables.reads == 0
+    assert report["ok"] and report["reason"] == "would apply 2 migration(s)"
+    step = report["steps"][-1]
+    assert step["skipped"] and not step["changed"] and "no dry run" in step["output"][0]
+
+
+def test_6x_failed_partition_maintenance_is_a_failure():
+    script = Script(plan=(0, PLAN_APPLIED), maintain_partitions=(1, "psycopg.OperationalError: boom\n"))
+    report = run6(script, Tables("public.a"))
+    assert not report["ok"] and report["failed_step"] == "partitions"

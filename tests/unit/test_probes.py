@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 import socket
 import socketserver
 import threading
@@ -330,10 +331,11 @@ def test_probe_worker_supervisor_did_not_answer(no_redis):
 
 
 @pytest.mark.parametrize("settings", [_settings(heartbeat=False), _settings(redis=False)])
-def test_probe_worker_without_heartbeat_is_ok_by_process(no_redis, settings):
+def test_probe_worker_without_a_liveness_signal_is_never_ok_by_process(no_redis, settings):
+    # "A PID exists" proves nothing: without a signal to read the verdict is unknown, not ok.
     result = probes.probe_worker(settings, {}, _supervisor())
-    assert result["status"] == health.OK
-    assert "no heartbeat" in result["reason"]
+    assert result["status"] == health.UNKNOWN
+    assert "process running" in result["reason"]
     assert result["details"]["pid"] == 4242
 
 
@@ -383,3 +385,77 @@ def test_probe_worker_end_to_end_silent_worker_is_unknown(resp_server):
     result = probes.probe_worker(_settings(port=port), {"AIO_REDIS_PASSWORD": PASSWORD}, _supervisor())
     assert result["status"] == health.UNKNOWN
     assert "no heartbeat" in result["reason"]
+
+
+# ---------------------------------------------------------------- probe_worker, 6.x health-check file
+
+STARTED = 1_800_000_000.0
+
+
+def _vtasks_settings(path):
+    return {"profile": {"broker_env": ["VALKEY_URL"]},
+            "programs": {"worker": {"kind": "service", "liveness": {"file": str(path), "max_age_seconds": 15}}},
+            "redis": {"port": 6379}}
+
+
+def _vtasks_supervisor(state="RUNNING", start=STARTED):
+    info = {"name": "worker", "statename": state, "pid": 77 if state == "RUNNING" else 0, "start": start}
+    return health.supervisor_component({"worker": "service"}, {"worker": info})
+
+
+def _touch(path, mtime):
+    path.write_text("1")
+    os.utime(str(path), (mtime, mtime))
+
+
+def test_vtasks_worker_fresh_file_is_ok(no_redis, tmp_path):
+    path = tmp_path / "health"
+    _touch(path, STARTED + 20)
+    result = probes.probe_worker(_vtasks_settings(path), {}, _vtasks_supervisor(), clock=lambda: STARTED + 24)
+    assert result["status"] == health.OK, result["reason"]
+    assert result["reason"] == "health-check file touched 4s ago"
+    assert result["details"]["health_check_file"] == str(path)
+
+
+def test_vtasks_worker_stale_file_is_down_whatever_supervisord_says(no_redis, tmp_path):
+    # The process is RUNNING (e.g. frozen with SIGSTOP, or its event loop blocked): only the file tells.
+    path = tmp_path / "health"
+    _touch(path, STARTED + 20)
+    result = probes.probe_worker(_vtasks_settings(path), {}, _vtasks_supervisor(), clock=lambda: STARTED + 36)
+    assert result["status"] == health.DOWN
+    assert "not touched for 16s (limit 15s)" in result["reason"]
+
+
+def test_vtasks_worker_file_of_a_previous_process_proves_nothing(no_redis, tmp_path):
+    path = tmp_path / "health"
+    _touch(path, STARTED - 30)  # fresh enough, but written before this process started
+    starting = probes.probe_worker(_vtasks_settings(path), {}, _vtasks_supervisor(), clock=lambda: STARTED + 5)
+    assert starting["status"] == health.DEGRADED
+    assert "no health-check file yet" in starting["reason"]
+    late = probes.probe_worker(_vtasks_settings(path), {}, _vtasks_supervisor(), clock=lambda: STARTED + 40)
+    assert late["status"] == health.DOWN
+    assert "no health-check file 40s after the start" in late["reason"]
+
+
+def test_vtasks_worker_missing_file(no_redis, tmp_path):
+    settings = _vtasks_settings(tmp_path / "absent")
+    assert probes.probe_worker(settings, {}, _vtasks_supervisor(), clock=lambda: STARTED + 3)["status"] == health.DEGRADED
+    assert probes.probe_worker(settings, {}, _vtasks_supervisor(), clock=lambda: STARTED + 16)["status"] == health.DOWN
+
+
+def test_vtasks_worker_process_state_comes_first(no_redis, tmp_path):
+    path = tmp_path / "health"
+    _touch(path, STARTED + 20)
+    result = probes.probe_worker(_vtasks_settings(path), {}, _vtasks_supervisor("BACKOFF"), clock=lambda: STARTED + 21)
+    assert result["status"] == health.DOWN
+    assert result["reason"].startswith("process ")
+
+
+def test_vtasks_worker_never_listens_to_redis(no_redis, tmp_path):
+    # The 6.x worker's liveness is local: a PostgreSQL-only container (no Redis at all) judges it the same.
+    path = tmp_path / "health"
+    _touch(path, STARTED + 20)
+    settings = _vtasks_settings(path)
+    assert "redis" not in settings["programs"]
+    result = probes.probe_worker(settings, {}, _vtasks_supervisor(), clock=lambda: STARTED + 22)
+    assert result["status"] == health.OK

@@ -215,3 +215,28 @@ def test_postgres_argv_without_parameters(settings, fake_binary):
 def test_start_unknown_program_is_a_start_error():
     with pytest.raises(launcher.StartError, match="no program 'nope'"):
         programs.start("nope", {"programs": {}}, {})
+
+
+def test_the_liveness_file_of_an_earlier_process_is_removed_before_the_worker_starts(tmp_path, monkeypatch):
+    owned = []
+    monkeypatch.setattr(programs, "_own", lambda path, user, mode: owned.append((path, user, mode)))
+    path = tmp_path / "worker" / "health"
+    path.parent.mkdir()
+    path.write_text("old")
+    spec = {"liveness": {"file": str(path), "max_age_seconds": 15}}
+    programs.reset_liveness_file({"app": {"user": "app"}}, spec)
+    assert not path.exists()
+    assert owned == [(str(path.parent), "app", 0o700)]
+    programs.reset_liveness_file({"app": {"user": "app"}}, spec)  # no file: nothing to do
+    programs.reset_liveness_file({"app": {"user": "app"}}, {})     # no liveness file at all
+    assert len(owned) == 2
+
+
+def test_app_programs_get_their_profile_environment(monkeypatch):
+    seen = {}
+    monkeypatch.setattr(programs.launcher, "exec_as", lambda user, argv, env, cwd=None: seen.update(env=env, argv=argv))
+    settings = {"app": {"user": "app", "dir": "/code"}, "postgres": {"user": "g", "database": "g", "port": 5432},
+                "redis": {"port": 6379}, "web": {"port": 8000}, "profile": {"broker_env": ["VALKEY_URL"]}}
+    programs.start_app_program(settings, {"AIO_DB_PASSWORD": "pw"}, {"command": ["run"], "environment": {"IS_WORKER": "true"}})
+    assert seen["env"]["IS_WORKER"] == "true" and seen["argv"] == ["run"]
+    assert seen["env"]["VALKEY_URL"].startswith("redis://")

@@ -169,9 +169,11 @@ def runs(tmp_path_factory):
     bad_base_dir = os.path.join(root, "bad-base")
     dockerfile_dir = os.path.join(root, "dockerfile")
     alone_dir = os.path.join(root, "image-role-alone")
+    g6_dir = os.path.join(root, "glitchtip6")
     started = {
         "hostile": PlaybookRun(hostile_dir, CONTEXT_PLAYBOOK, context_vars(
             hostile_dir,
+            glitchtip_version="5.2",
             glitchtip_image_base=BASE,
             glitchtip_image_apt_mirror=APT_MIRROR,
             glitchtip_image_pip_index_url=PIP_INDEX,
@@ -187,6 +189,8 @@ def runs(tmp_path_factory):
             bad_base_dir, glitchtip_image_base="evil; rm -rf /")),
         "image-role-alone": PlaybookRun(alone_dir, CONTEXT_PLAYBOOK, context_vars(
             alone_dir, with_container_default=False)),
+        # GlitchTip 6.x with the default base image of its release.
+        "glitchtip6": PlaybookRun(g6_dir, CONTEXT_PLAYBOOK, context_vars(g6_dir, glitchtip_version="6.2.0")),
         "dockerfile-filter": PlaybookRun(dockerfile_dir, DOCKERFILE_PLAYBOOK.format(
             src=os.path.join(REPO_ROOT, "templates", "Dockerfile.j2"), dest=dockerfile_dir),
             {"dockerfile_bases": DOCKERFILE_BASES}),
@@ -510,3 +514,37 @@ def test_aio_json_drives_the_runtime(aio_json, monkeypatch):
 
 def test_ca_certificate_is_copied(context):
     assert read(os.path.join(context, "build", "ca", "corp-root.crt")).startswith("-----BEGIN CERTIFICATE-----")
+
+
+# ---------------------------------------------------------------- GlitchTip 6.x
+
+
+@pytest.fixture(scope="module")
+def context6(runs):
+    rc, output = runs["glitchtip6"].result()
+    assert rc == 0, output[-6000:]
+    return os.path.join(runs["glitchtip6"].workdir, "ctx")
+
+
+def test_6x_context_builds_on_upstreams_tag_and_checks_for_granian(context6):
+    assert [line for line in read(os.path.join(context6, "Dockerfile")).splitlines() if line.startswith("FROM")] == \
+        ["FROM glitchtip/glitchtip:6.2.0"]
+    script = read(os.path.join(context6, "build", "install-packages.sh"))
+    assert "import granian" in script and "gunicorn" not in script
+
+
+def test_6x_aio_json_runs_runworker_and_granian(context6):
+    with open(os.path.join(context6, "etc", "glitchtip-aio", "aio.json"), encoding="utf-8") as handle:
+        settings = json.load(handle)
+    worker, web = settings["programs"]["worker"], settings["programs"]["web"]
+    assert worker["command"] == ["python3", "manage.py", "runworker", "--scheduler", "--health-check-file",
+                                 "/run/glitchtip-aio-worker/health"]
+    assert worker["liveness"] == {"file": "/run/glitchtip-aio-worker/health", "max_age_seconds": 15}
+    assert web["command"][:3] == ["python3", "-m", "granian"] and "gunicorn" not in json.dumps(settings)
+    assert settings["profile"]["broker_env"] == ["VALKEY_URL"]
+    assert settings["maintenance"]["partitions"] == ["python3", "manage.py", "maintain_partitions"]
+    assert settings["version"] == "6.2.0"
+    # The scheduler is in every worker's command, whatever the host's roles (no beat arguments to add).
+    for roles in ("web,worker,beat", "worker"):
+        effective = aio_settings.effective(settings, {"AIO_ROLES": roles})
+        assert effective["programs"]["worker"]["command"] == worker["command"]

@@ -46,7 +46,8 @@ ENV.tests.update({"glitchtip.aio." + name: test for name, test in render_tests.T
 SINGLE_HOST = {"glitchtip_topology_split": False, "glitchtip_db_external": False, "glitchtip_redis_external": False,
                "glitchtip_external_db_host": "", "glitchtip_external_redis_url": "", "glitchtip_secret_key": "",
                "glitchtip_embedded_postgres": None, "glitchtip_embedded_redis": None, "inventory_hostname": "h1",
-               "glitchtip_server_roles": ["web", "worker", "beat"], "groups": {"all": ["h1"], "glitchtip": ["h1"]}}
+               "glitchtip_server_roles": ["web", "worker", "beat"], "groups": {"all": ["h1"], "glitchtip": ["h1"]},
+               "glitchtip_profile": {}}
 
 
 def passes(var, value, **more):
@@ -184,6 +185,21 @@ def test_two_scheduler_hosts_are_refused():
 def test_the_beat_host_must_run_a_worker():
     groups = dict(SPLIT["groups"], glitchtip_beat=["web1"])
     assert not passes("glitchtip_beat", None, **dict(SPLIT, groups=groups))
+
+
+# 6.x: django-vtasks' scheduler runs in every worker under its lock; the beat host only hosts the
+# once-per-deployment jobs (backups, partitions), so it need not run a worker, but it stays one host.
+VTASKS = {"scheduler_in_every_worker": True}
+
+
+def test_6x_beat_host_need_not_run_a_worker():
+    groups = dict(SPLIT["groups"], glitchtip_beat=["web1"])
+    assert passes("glitchtip_beat", None, **dict(SPLIT, groups=groups, glitchtip_profile=VTASKS))
+
+
+def test_6x_still_one_host_for_the_once_per_deployment_jobs():
+    groups = dict(SPLIT["groups"], glitchtip_beat=["worker1", "web1"], glitchtip_worker=["worker1", "web1"])
+    assert not passes("glitchtip_beat", None, **dict(SPLIT, groups=groups, glitchtip_profile=VTASKS))
 
 
 @pytest.mark.parametrize("var, value", [

@@ -68,11 +68,31 @@ def supervisor_component(programs, infos, elapsed_ms=0.0):
             continue
         status, reason = program_status(kind, info)
         per_program[name] = {"status": status, "state": info.get("statename"), "reason": reason,
-                             "pid": info.get("pid", 0)}
+                             "pid": info.get("pid", 0), "start": info.get("start", 0)}
     status = worst(p["status"] for p in per_program.values())
     bad = ["%s %s" % (name, p["reason"]) for name, p in per_program.items() if p["status"] != OK]
     reason = "; ".join(bad) if bad else "all %d programs ok" % len(per_program)
     return component("supervisor", status, reason, elapsed_ms, programs=per_program)
+
+
+def file_liveness(now, started, mtime, max_age):
+    """(status, reason) of a worker that proves it lives by touching a file (django-vtasks'
+    ``--health-check-file``, every 5 s from its event loop).
+
+    now, started (the process's start, from supervisord) and mtime (None: no file) are epoch
+    seconds. A file older than the process is a previous process's: it proves nothing. Until the
+    window has passed since the start the worker may still be importing the app (degraded); after
+    it, a missing or stale file means a dead or stuck event loop, whatever the process looks like.
+    """
+    if mtime is not None and mtime >= started - 1:
+        age = max(0.0, now - mtime)
+        if age <= max_age:
+            return OK, "health-check file touched %.0fs ago" % age
+        return DOWN, "health-check file not touched for %.0fs (limit %gs): the worker is stuck or dead" % (age, max_age)
+    running = max(0.0, now - started)
+    if running <= max_age:
+        return DEGRADED, "started %.0fs ago, no health-check file yet" % running
+    return DOWN, "no health-check file %.0fs after the start (limit %gs)" % (running, max_age)
 
 
 def disk_status(total, used):

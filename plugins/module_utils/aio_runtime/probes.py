@@ -248,11 +248,12 @@ def decode_heartbeat(raw):
     return {key: event.get(key) for key in ("hostname", "active", "processed", "freq", "timestamp")}
 
 
-def probe_worker(settings, environ, supervisor_component):
-    """Process state from supervisord, liveness from the worker's own heartbeat.
+def probe_worker(settings, environ, supervisor_component, clock=time.time):
+    """Process state from supervisord, liveness from the worker itself: the health-check file it
+    touches (6.x, django-vtasks) or the heartbeat it publishes (5.x, Celery). Never "a PID exists".
 
-    A running process with no heartbeat within the window is "unknown", not
-    "down": no answer proves nothing either way.
+    A Celery worker with no heartbeat within the window is "unknown", not "down": no answer over
+    the network proves nothing either way. A local file not touched is definite: "down".
     """
     started = time.monotonic()
     programs = supervisor_component.get("details", {}).get("programs", {})
@@ -262,10 +263,26 @@ def probe_worker(settings, environ, supervisor_component):
     if worker["status"] != health.OK:
         return health.component("worker", worker["status"], "process %s" % worker["reason"], _elapsed_ms(started),
                                 pid=worker.get("pid"))
+    liveness = settings["programs"].get("worker", {}).get("liveness") or {}
+    if liveness.get("file"):
+        try:
+            mtime = os.stat(liveness["file"]).st_mtime
+        except FileNotFoundError:
+            mtime = None
+        except OSError as exc:
+            return health.component("worker", health.UNKNOWN, "cannot read the health-check file: %s" % exc,
+                                    _elapsed_ms(started), pid=worker.get("pid"))
+        status, reason = health.file_liveness(clock(), float(worker.get("start") or 0), mtime,
+                                              float(liveness.get("max_age_seconds", 15)))
+        return health.component("worker", status, reason, _elapsed_ms(started), pid=worker.get("pid"),
+                                health_check_file=liveness["file"])
     beat = settings["profile"].get("worker_heartbeat")
-    if not beat or not ("redis" in settings["programs"] or aio_settings.service_external(settings, "redis")):
-        return health.component("worker", health.OK, "process running (this version has no heartbeat to read)",
+    if not beat:
+        return health.component("worker", health.UNKNOWN, "process running; this version has no liveness signal to read",
                                 _elapsed_ms(started), pid=worker.get("pid"))
+    if not ("redis" in settings["programs"] or aio_settings.service_external(settings, "redis")):
+        return health.component("worker", health.UNKNOWN, "process running; its heartbeat travels through Redis, "
+                                "which this container does not reach", _elapsed_ms(started), pid=worker.get("pid"))
     try:
         # kombu prefixes its pub/sub channels with the database number.
         channel = "/%d.%s" % (int(settings["redis"].get("db", 0)), beat["channel"].split(".", 1)[1]) \

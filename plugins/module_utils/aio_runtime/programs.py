@@ -134,9 +134,23 @@ def start_migrate(settings, environ, spec):
     launcher.log("migrations done")
 
 
+def reset_liveness_file(settings, spec):
+    """The health-check file's directory belongs to the app user; a file left by an earlier process
+    is removed, so only this process's touches count (health.file_liveness)."""
+    path = (spec.get("liveness") or {}).get("file")
+    if not path:
+        return
+    _own(os.path.dirname(path), settings["app"]["user"], 0o700)
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
 def start_app_program(settings, environ, spec):
-    launcher.exec_as(settings["app"]["user"], spec["command"], aio_settings.app_environment(settings, environ),
-                     cwd=settings["app"]["dir"])
+    reset_liveness_file(settings, spec)
+    env = dict(aio_settings.app_environment(settings, environ), **spec.get("environment", {}))
+    launcher.exec_as(settings["app"]["user"], spec["command"], env, cwd=settings["app"]["dir"])
 
 
 def start(name, settings, environ):

@@ -4,10 +4,12 @@
 """The scheduled restart: conditional, verified and reported.
 
 PostgreSQL and Redis are checked first; when either is not healthy nothing above
-them is touched. Otherwise web is reloaded gracefully (HUP: gunicorn replaces
-its workers while the master keeps the socket, so no request is refused), the
-worker is restarted, each is waited for with a deadline, and everything is
-checked again. The result is what the checks saw, never "a PID exists".
+them is touched. Otherwise web is reloaded gracefully (HUP: gunicorn on 5.x and
+granian on 6.x replace their workers while the master keeps the socket, so no
+request is refused), the worker is restarted, each is waited for with a deadline,
+and everything is checked again. The worker is ready when its own liveness signal
+says so (Celery's heartbeat, django-vtasks' health-check file written by the new
+process). The result is what the checks saw, never "a PID exists".
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ ALL = ("supervisor", "postgres", "redis", "web", "worker", "host")
 
 
 def children(pid, proc="/proc"):
-    """PIDs whose parent is pid (gunicorn's workers under its master)."""
+    """PIDs whose parent is pid (the web server's workers under its master)."""
     found = []
     for entry in os.listdir(proc):
         if not entry.isdigit():

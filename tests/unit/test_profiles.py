@@ -1,0 +1,97 @@
+# -*- coding: utf-8 -*-
+"""roles/common/vars/main.yml: every release a user may name resolves to the process profile of its
+line, rendered by Ansible's own templar from the real variable files (no play, no Docker)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import yaml
+from ansible.parsing.dataloader import DataLoader
+from ansible.template import Templar, trust_as_template
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+VAR_FILES = ["roles/common/defaults/main.yml", "roles/image/defaults/main.yml", "roles/common/vars/main.yml"]
+HEALTH_FILE = "/run/glitchtip-aio-worker/health"
+
+
+@pytest.fixture(scope="module")
+def variables():
+    loader = DataLoader()
+    values = {}
+    for path in VAR_FILES:
+        values.update(loader.load_from_file(os.path.join(REPO_ROOT, path), trusted_as_template=True))
+    return loader, values
+
+
+def resolve(variables, expression, **overrides):
+    loader, values = variables
+    context = dict(values, inventory_hostname="h1", groups={"all": ["h1"], "glitchtip": ["h1"]}, **overrides)
+    return Templar(loader=loader, variables=context).template(trust_as_template(expression))
+
+
+@pytest.mark.parametrize("version, profile, base", [
+    ("5.1", "5.1", "glitchtip/glitchtip:v5.1"),
+    ("5.2", "5.2", "glitchtip/glitchtip:v5.2"),
+    ("5.2.9", "5.2", "glitchtip/glitchtip:v5.2.9"),
+    ("6.0", "6", "glitchtip/glitchtip:6.0"),
+    ("6.1", "6", "glitchtip/glitchtip:6.1"),
+    ("6.1.0", "6", "glitchtip/glitchtip:6.1.0"),
+    ("6.2", "6", "glitchtip/glitchtip:6.2"),
+    ("6.2.0", "6", "glitchtip/glitchtip:6.2.0"),
+])
+def test_each_release_resolves_to_its_profile_and_upstream_tag(variables, version, profile, base):
+    assert resolve(variables, "{{ glitchtip_profile_name }}", glitchtip_version=version) == profile
+    # Upstream tags 5.x images v5.2 and 6.x ones 6.1.0: no v.
+    assert resolve(variables, "{{ glitchtip_image_base }}", glitchtip_version=version) == base
+
+
+@pytest.mark.parametrize("version", ["6.0", "6.1", "6.2.0"])
+def test_6x_worker_is_upstreams_runworker_with_its_scheduler_and_health_file(variables, version):
+    worker = resolve(variables, "{{ glitchtip_programs.worker }}", glitchtip_version=version)
+    assert worker["command"] == ["python3", "manage.py", "runworker", "--scheduler", "--health-check-file", HEALTH_FILE]
+    assert worker["environment"] == {"IS_WORKER": "true"}
+    assert worker["liveness"] == {"file": HEALTH_FILE, "max_age_seconds": 15}
+    assert "beat_arguments" not in worker  # the scheduler runs in every worker, under django-vtasks' lock
+    assert resolve(variables, "{{ glitchtip_profile.broker_env }}", glitchtip_version=version) == ["VALKEY_URL"]
+    assert resolve(variables, "{{ glitchtip_profile.scheduler_in_every_worker }}", glitchtip_version=version) is True
+
+
+def test_6x_web_is_granian_never_gunicorn(variables):
+    # The 6.x image has no gunicorn: nothing of the 6.x profile may call it.
+    web = resolve(variables, "{{ glitchtip_programs.web }}", glitchtip_version="6.2.0")
+    assert web["command"][:6] == ["python3", "-m", "granian", "--interface", "asgi", "glitchtip.asgi:application"]
+    assert web["command"][web["command"].index("--port") + 1] == "8000"
+    assert web["command"][web["command"].index("--respawn-interval") + 1] == "10"
+    assert web["reload_signal"] == "HUP"
+    assert "gunicorn" not in str(resolve(variables, "{{ glitchtip_programs }}", glitchtip_version="6.2.0"))
+    assert resolve(variables, "{{ glitchtip_profile.web_server_module }}", glitchtip_version="6.2.0") == "granian"
+    maintenance = resolve(variables, "{{ glitchtip_profile.maintenance }}", glitchtip_version="6.2.0")
+    assert maintenance["partitions"] == ["python3", "manage.py", "maintain_partitions"]
+    assert "partitions_dry" not in maintenance
+
+
+def test_5x_keeps_celery_with_beat_on_the_beat_host_only(variables):
+    worker = resolve(variables, "{{ glitchtip_programs.worker }}", glitchtip_version="5.2")
+    assert worker["command"][:6] == ["python3", "-m", "celery", "-A", "glitchtip", "worker"]
+    assert worker["beat_arguments"][0] == "--beat"
+    assert "liveness" not in worker
+    assert resolve(variables, "{{ glitchtip_profile.worker_heartbeat.channel }}", glitchtip_version="5.2")
+    assert resolve(variables, "{{ glitchtip_programs.web.command[:3] }}", glitchtip_version="5.2") == \
+        ["python3", "-m", "gunicorn"]
+
+
+def version_check():
+    with open(os.path.join(REPO_ROOT, "roles", "common", "tasks", "validate.yml"), encoding="utf-8") as handle:
+        tasks = yaml.safe_load(handle)
+    (task,) = [task for task in tasks if task.get("name") == "Check that the GlitchTip version names a known release line"]
+    return "{{ %s }}" % task["ansible.builtin.assert"]["that"]
+
+
+@pytest.mark.parametrize("version, accepted", [
+    ("5.1", True), ("5.2", True), ("6.0", True), ("6.1", True), ("6.2", True), ("6.2.0", True), ("6.2.11", True),
+    ("4.0", False), ("6.3", False), ("7.0", False), ("v6.2", False), ("6", False), ("6.2.0-rc1", False), ("latest", False),
+])
+def test_version_check(variables, version, accepted):
+    assert resolve(variables, version_check(), glitchtip_version=version) is accepted
