@@ -15,8 +15,8 @@ ansible-lint --profile production
 step "unit tests"
 python -m pytest -q tests/unit
 
-step "test fixtures: the GlitchTip stand-in base image (built once, then cached)"
-molecule/resources/build-standin.sh
+step "test fixtures: the GlitchTip 5.2 and 6.2 stand-in base images (built once, then cached)"
+molecule/resources/build-standin.sh 5.2 6.2
 
 # The README's own commands with the defaults a new user gets (container glitchtip-aio, port
 # 8000, /srv/glitchtip-aio), a second run, health.yml, and the installed collection tarball.
@@ -29,5 +29,10 @@ molecule test --scenario-name default
 # Several hosts on this machine sharing external PostgreSQL/Redis stand-ins; about
 # 3.5 minutes on 2 cores (measured: 3m18s with its images built from scratch, the
 # stand-in base image already built by the default run; verify alone ~75-120 s).
+# GlitchTip 6.x: the whole default sequence on the 6.2 stand-in (the real django-vtasks runworker),
+# its own container, image, data directory and port.
+step "molecule: glitchtip6 (GlitchTip 6.x: runworker --scheduler, granian, health-check file)"
+molecule test --scenario-name glitchtip6
+
 step "molecule: multihost (web1, web2, worker1 + external services on the local Docker engine)"
 molecule test --scenario-name multihost

@@ -173,6 +173,12 @@ def test_failing_programs():
     assert health.failing_programs({}) == []
 
 
+def test_failing_programs_name_a_running_worker_whose_liveness_fails():
+    report = report_of(**ALL_OK)
+    report["components"]["worker"] = health.component("worker", DOWN, "health-check file not touched for 40s")
+    assert health.failing_programs(report) == ["worker"]
+
+
 # wait_until_healthy with a fake clock
 
 class FakeTime:

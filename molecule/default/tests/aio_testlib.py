@@ -45,9 +45,48 @@ def exec_in(container, argv, user="root"):
     return result.exit_code, result.output.decode("utf-8", "replace")
 
 
-def health(container):
-    code, out = exec_in(container, ["/usr/local/bin/aio", "health", "--json"])
+def aio(container, *args, environment=None):
+    """(exit code, stdout, stderr) of the in-container aio command."""
+    result = container.exec_run(["/usr/local/bin/aio"] + list(args), environment=environment, demux=True)
+    stdout, stderr = result.output
+    return result.exit_code, (stdout or b"").decode(), (stderr or b"").decode()
+
+
+def health(container, *components):
+    """`aio health --json` of the given components (all without any)."""
+    args = ["health", "--json"]
+    for name in components:
+        args += ["--component", name]
+    _code, out, _err = aio(container, *args)
     return json.loads(out)
+
+
+def wait_for(predicate, timeout, what):
+    """Poll predicate() until it returns True; the last other answer goes into the failure."""
+    import docker
+
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = predicate()
+        except (docker.errors.APIError, ValueError) as exc:  # container restarting, half-written output
+            last = exc
+        if last is True:
+            return
+        time.sleep(0.2)
+    raise AssertionError("%s not seen within %ds (last: %r)" % (what, timeout, last))
+
+
+def program_pid(container, name):
+    return health(container, "supervisor")["components"]["supervisor"]["details"]["programs"][name]["pid"]
+
+
+def web_workers(container):
+    """PIDs of the web server's workers (gunicorn's or granian's): the children of web's master."""
+    master = program_pid(container, "web")
+    result = container.exec_run(["sh", "-c", "ps -o pid= --ppid %d" % master])
+    return sorted(int(pid) for pid in result.output.decode().split())
 
 
 def wait_healthy(container, timeout=120):
@@ -102,6 +141,21 @@ def store_processed_event(sql, store_url, read_url, message, timeout):
             return event_id
         time.sleep(0.5)
     raise AssertionError("event %s not processed (read through %s): %s %s" % (event_id, read_url, status, body))
+
+
+def probe_until(url, stop, failures):
+    """GET url every 100 ms with a 2 s timeout until stop is set; failures collects what went wrong."""
+    count = 0
+    while not stop.is_set():
+        count += 1
+        try:
+            status, _body = http(url, timeout=2)
+            if status != 200:
+                failures.append("HTTP %s" % status)
+        except OSError as exc:  # refused, reset, timed out: a user's request would have failed
+            failures.append(repr(exc))
+        stop.wait(0.1)
+    return count
 
 
 # A webhook receiver inside the container (where the notifications are sent from): a real HTTP

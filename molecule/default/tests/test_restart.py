@@ -12,41 +12,13 @@ import re
 import threading
 import time
 
-import docker
 import pytest
 
-from aio_testlib import http, run_playbook
+from aio_testlib import aio, health, probe_until, program_pid, run_playbook, wait_for, web_workers
 
 testinfra_hosts = ["ansible://localhost"]
 
 LONG_RUNNING = ["postgres", "redis", "web", "worker", "scheduler"]
-
-def aio(container, *args, environment=None):
-    result = container.exec_run(["/usr/local/bin/aio"] + list(args), environment=environment, demux=True)
-    stdout, stderr = result.output
-    return result.exit_code, (stdout or b"").decode(), (stderr or b"").decode()
-
-
-def health(container, *components):
-    args = ["health", "--json"]
-    for name in components:
-        args += ["--component", name]
-    _code, out, _err = aio(container, *args)
-    return json.loads(out)
-
-
-def wait_for(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = predicate()
-        except (docker.errors.APIError, ValueError) as exc:  # container restarting, half-written output
-            last = exc
-        if last is True:
-            return
-        time.sleep(0.2)
-    raise AssertionError("%s not seen within %ds (last: %r)" % (what, timeout, last))
 
 
 def wait_healthy(container, timeout=120):
@@ -62,17 +34,6 @@ def health_summary(container):
     except Exception as exc:  # noqa: BLE001 - only for the failure message
         return str(exc)
     return {name: c["status"] for name, c in report["components"].items()}
-
-
-def program_pid(container, name):
-    return health(container, "supervisor")["components"]["supervisor"]["details"]["programs"][name]["pid"]
-
-
-def web_workers(container):
-    """PIDs of gunicorn's workers: the children of web's master."""
-    master = program_pid(container, "web")
-    result = container.exec_run(["sh", "-c", "ps -o pid= --ppid %d" % master])
-    return sorted(int(pid) for pid in result.output.decode().split())
 
 
 @pytest.mark.parametrize("program", LONG_RUNNING)
@@ -184,21 +145,6 @@ def test_restart_playbook_check_mode_restarts_nothing(container):
     assert result.returncode == 0, result.stdout[-2000:]
     assert "would reload web and restart the worker" in result.stdout
     assert {name: program_pid(container, name) for name in ("web", "worker")} == before
-
-
-def probe_until(url, stop, failures):
-    """GET url every 100 ms with a 2 s timeout until stop is set; failures collects what went wrong."""
-    count = 0
-    while not stop.is_set():
-        count += 1
-        try:
-            status, _body = http(url, timeout=2)
-            if status != 200:
-                failures.append("HTTP %s" % status)
-        except OSError as exc:  # refused, reset, timed out: a user's request would have failed
-            failures.append(repr(exc))
-        stop.wait(0.1)
-    return count
 
 
 def test_restart_playbook_replaces_web_workers_and_worker_and_ends_healthy(container, settings):

@@ -141,10 +141,14 @@ def hopeless(report_):
 
 
 def failing_programs(report_):
-    """Programs whose logs an operator wants to see when health is not ok."""
-    sup = report_.get("components", {}).get("supervisor", {})
-    programs = sup.get("details", {}).get("programs", {})
-    return sorted(name for name, program in programs.items() if program.get("status") != OK)
+    """Programs whose logs an operator wants to see when health is not ok: those supervisord finds
+    not running, and a running worker whose own liveness signal says otherwise."""
+    components = report_.get("components", {})
+    programs = components.get("supervisor", {}).get("details", {}).get("programs", {})
+    failing = {name for name, program in programs.items() if program.get("status") != OK}
+    if "worker" in programs and components.get("worker", {}).get("status", OK) != OK:
+        failing.add("worker")
+    return sorted(failing)
 
 
 def wait_until_healthy(observe, timeout, interval, clock, sleep):
