@@ -4,17 +4,20 @@
 #   cold deploy wall time, no-op re-deploy wall time and changed count,
 #   container start -> healthy, size the AIO layers add over the base image.
 # BENCH_VARS adds -e settings to compare (e.g. BENCH_VARS="glitchtip_image_web_preload=false").
+# BENCH_VERSION picks the GlitchTip version (default 5.2) and with it the stand-in (5.2 or 6.2).
 # Uses its own container, image name, data dir and port; removes them at the end.
 # Needs: scripts/setup.sh --test done, the stand-in base (molecule/resources/build-standin.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/.venv/bin:$PATH" ANSIBLE_COLLECTIONS_PATH="$PWD/collections"
 
-base=${BENCH_BASE_IMAGE:-glitchtip-aio-test/glitchtip-standin:5.2}
+version=${BENCH_VERSION:-5.2}
+case "$version" in 6.*) variant=6.2 ;; *) variant=5.2 ;; esac
+base=${BENCH_BASE_IMAGE:-glitchtip-aio-test/glitchtip-standin:$variant}
 name=glitchtip-aio-bench
 data=/tmp/glitchtip-aio-bench
 port=18900
-vars=(-e "glitchtip_image_base=$base" -e glitchtip_image_pull_base=never -e glitchtip_host_manage_docker=false
+vars=(-e "glitchtip_version=$version" -e "glitchtip_image_base=$base" -e glitchtip_image_pull_base=never -e glitchtip_host_manage_docker=false
       -e "glitchtip_data_dir=$data" -e "glitchtip_container_name=$name" -e "glitchtip_image_name=$name"
       -e "glitchtip_container_web_host_port=$port" -e glitchtip_container_web_host_address=127.0.0.1)
 for setting in ${BENCH_VARS:-}; do vars+=(-e "$setting"); done
@@ -26,7 +29,7 @@ cleanup() {
 }
 trap cleanup EXIT
 cleanup
-molecule/resources/build-standin.sh >/dev/null
+molecule/resources/build-standin.sh "$variant" >/dev/null
 
 now() { date +%s.%N; }
 calc() { python3 -c "print(round($1, 1))"; }

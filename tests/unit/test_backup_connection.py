@@ -44,3 +44,10 @@ def test_a_redis_snapshot_of_an_external_redis_is_refused_before_anything_is_wri
     with pytest.raises(backup.BackupError, match=r"redis: no snapshot of an external Redis \(cache.example.net:6380\)"):
         backup.run_backup(settings, environ, include_redis=True, dry_run=dry_run, root=str(tmp_path / "backups"))
     assert not os.path.exists(tmp_path / "backups")
+
+
+def test_a_redis_snapshot_without_any_redis_is_refused_before_anything_is_written(tmp_path):
+    baked = dict(BAKED, redis={"port": 6379, "enabled": False}, programs={"postgres": {}, "web": {}})
+    with pytest.raises(backup.BackupError, match=r"redis: this deployment runs without Redis \(PostgreSQL only\)"):
+        backup.run_backup(aio_settings.effective(baked, {}), {}, include_redis=True, root=str(tmp_path / "backups"))
+    assert not os.path.exists(tmp_path / "backups")

@@ -459,3 +459,21 @@ def test_vtasks_worker_never_listens_to_redis(no_redis, tmp_path):
     assert "redis" not in settings["programs"]
     result = probes.probe_worker(settings, {}, _vtasks_supervisor(), clock=lambda: STARTED + 22)
     assert result["status"] == health.OK
+
+
+def test_postgres_probe_reports_the_task_queue_in_postgres_only_mode(monkeypatch):
+    queries = []
+
+    def fake_psql(settings, environ, sql, timeout=5.0):
+        queries.append(sql)
+        return (0, "1|3", "") if sql.startswith("SELECT 1") else (0, "42", "")
+
+    monkeypatch.setattr(probes, "psql", fake_psql)
+    settings = {"postgres": {"user": "glitchtip", "port": 5432}, "redis": {"port": 6379, "enabled": False},
+                "profile": {"postgres_queue_table": "db_queuedtask"}}
+    result = probes.probe_postgres(settings, {})
+    assert result["status"] == health.OK and result["details"]["queues"] == {"db_queuedtask": 42}
+    assert queries[1] == "SELECT count(*) FROM \"db_queuedtask\" WHERE status = 'QUEUED'"
+    queries.clear()
+    settings["redis"]["enabled"] = True  # with Valkey the queue is there, not in the database
+    assert "queues" not in probes.probe_postgres(settings, {})["details"] and len(queries) == 1

@@ -95,3 +95,37 @@ def version_check():
 ])
 def test_version_check(variables, version, accepted):
     assert resolve(variables, version_check(), glitchtip_version=version) is accepted
+
+
+def test_postgres_only_runs_no_redis_and_bakes_it_disabled(variables):
+    loader, values = variables
+    image_vars = loader.load_from_file(os.path.join(REPO_ROOT, "roles", "image", "vars", "main.yml"),
+                                       trusted_as_template=True)
+    both = (loader, dict(values, **image_vars))
+    programs = resolve(both, "{{ glitchtip_programs.keys() | list }}", glitchtip_version="6.2.0",
+                       glitchtip_postgres_only=True)
+    assert "redis" not in programs and "postgres" in programs and "worker" in programs
+    baked = resolve(both, "{{ glitchtip_image_runtime_settings }}", glitchtip_version="6.2.0",
+                    glitchtip_postgres_only=True)
+    assert baked["redis"]["enabled"] is False
+    assert baked["profile"]["postgres_queue_table"] == "db_queuedtask"
+    assert "redis" not in baked["programs"]
+    assert resolve(both, "{{ glitchtip_image_runtime_settings.redis.enabled }}", glitchtip_version="6.2.0") is True
+
+
+def test_postgres_only_image_installs_nothing_of_redis(tmp_path):
+    """The build script's package choice, cut from the template and run with each setting."""
+    with open(os.path.join(REPO_ROOT, "templates", "build", "install-packages.sh.j2"), encoding="utf-8") as handle:
+        script = handle.read()
+    start = script.index('services="postgresql redis-server"')
+    snippet = script[start:script.index("\n# shellcheck", start)]
+    import subprocess
+
+    def services(embedded, postgres_only):
+        return subprocess.run(["sh", "-c", 'EMBEDDED_SERVICES=%s; POSTGRES_ONLY=%s; %s; printf %%s "$services"'
+                               % (embedded, postgres_only, snippet)], capture_output=True, text=True, check=True).stdout
+
+    assert services("true", "false") == "postgresql redis-server"
+    assert services("true", "true") == "postgresql"
+    assert services("false", "false") == "postgresql-client redis-tools"
+    assert services("false", "true") == "postgresql-client"

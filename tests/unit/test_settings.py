@@ -166,3 +166,23 @@ def test_redact_masks_a_secret_that_contains_another_secret():
     environ = {"AIO_DB_PASSWORD": "shared-prefix", "SECRET_KEY": "shared-prefix-and-the-rest-of-the-key"}
     redacted = aio_settings.redact("key=" + environ["SECRET_KEY"], aio_settings.secret_values(environ))
     assert "the-rest-of-the-key" not in redacted
+
+
+# ---------------------------------------------------------------- PostgreSQL only (glitchtip_postgres_only)
+
+
+def test_postgres_only_gives_glitchtip_an_empty_valkey_url(settings):
+    settings["profile"] = {"broker_env": ["VALKEY_URL"]}
+    settings["redis"]["enabled"] = False
+    env = aio_settings.app_environment(settings, {"AIO_DB_PASSWORD": "pw", "AIO_REDIS_PASSWORD": "rpw"})
+    # Empty, not absent: GlitchTip 6 reads an unset VALKEY_URL as redis://redis:6379/0.
+    assert env["VALKEY_URL"] == ""
+    assert "rpw" not in json.dumps(env)
+
+
+def test_postgres_only_never_treats_redis_as_external():
+    baked = {"programs": {"web": {}, "worker": {"command": ["w"]}}, "postgres": {"user": "g", "database": "g", "port": 5432},
+             "redis": {"port": 6379, "enabled": False}}
+    effective = aio_settings.effective(baked, {"AIO_REDIS_URL": "redis://cache:6379/0"})
+    assert not aio_settings.service_external(effective, "redis") and not aio_settings.redis_enabled(effective)
+    assert aio_settings.redis_enabled(aio_settings.effective(dict(baked, redis={"port": 6379}), {}))

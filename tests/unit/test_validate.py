@@ -38,6 +38,7 @@ ENV = jinja2.Environment(undefined=jinja2.StrictUndefined)
 ENV.tests["match"] = ansible_match
 ENV.tests["search"] = ansible_search
 ENV.filters["difference"] = lambda a, b: [item for item in a if item not in b]  # Ansible's, for lists of names
+ENV.filters["bool"] = lambda value: value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes", "on")
 # The collection's own Jinja tests, under the name the checks use.
 ENV.tests.update({"glitchtip.aio." + name: test for name, test in render_tests.TestModule().tests().items()})
 
@@ -47,7 +48,7 @@ SINGLE_HOST = {"glitchtip_topology_split": False, "glitchtip_db_external": False
                "glitchtip_external_db_host": "", "glitchtip_external_redis_url": "", "glitchtip_secret_key": "",
                "glitchtip_embedded_postgres": None, "glitchtip_embedded_redis": None, "inventory_hostname": "h1",
                "glitchtip_server_roles": ["web", "worker", "beat"], "groups": {"all": ["h1"], "glitchtip": ["h1"]},
-               "glitchtip_profile": {}}
+               "glitchtip_profile": {}, "glitchtip_postgres_only": False, "glitchtip_publish_redis_port": False}
 
 
 def passes(var, value, **more):
@@ -235,3 +236,31 @@ def test_external_database_needs_its_password():
     assert not passes("glitchtip_external_db_password", "", glitchtip_external_db_host="db")
     assert passes("glitchtip_external_db_password", "pw", glitchtip_external_db_host="db")
     assert passes("glitchtip_external_db_password", "")
+
+
+# ---------------------------------------------------------------- PostgreSQL only
+
+PROFILE_6 = {"postgres_queue_table": "db_queuedtask", "scheduler_in_every_worker": True}
+
+
+def test_postgres_only_is_a_6x_mode():
+    assert passes("glitchtip_postgres_only", True, glitchtip_profile=PROFILE_6)
+    assert not passes("glitchtip_postgres_only", True, glitchtip_profile={})  # 5.x needs Redis
+    assert passes("glitchtip_postgres_only", False, glitchtip_profile={})
+
+
+@pytest.mark.parametrize("more", [
+    {"glitchtip_external_redis_url": "redis://cache:6379/0"},
+    {"glitchtip_embedded_redis": True},
+    {"glitchtip_publish_redis_port": True},
+])
+def test_postgres_only_refuses_any_redis_beside_it(more):
+    assert not passes("glitchtip_postgres_only", True, glitchtip_profile=PROFILE_6, **more)
+
+
+def test_postgres_only_needs_no_redis_anywhere():
+    assert passes("glitchtip_embedded_redis", False, glitchtip_postgres_only=True, glitchtip_profile=PROFILE_6)
+    # Several hosts share the queue in their shared PostgreSQL.
+    more = dict(SPLIT, glitchtip_redis_external=False, glitchtip_postgres_only=True, glitchtip_profile=PROFILE_6)
+    more.pop("glitchtip_external_redis_url")
+    assert passes("glitchtip_external_redis_url", "", **more)

@@ -26,7 +26,8 @@ import docker
 import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-STANDIN = os.environ.get("GLITCHTIP_AIO_STANDIN", "glitchtip-aio-test/glitchtip-standin:5.2")
+# The default GlitchTip version is 6.x: its stand-in.
+STANDIN = os.environ.get("GLITCHTIP_AIO_STANDIN", "glitchtip-aio-test/glitchtip-standin:6.2")
 # The defaults of roles/common/defaults/main.yml and roles/container/defaults/main.yml, as a user gets them.
 CONTAINER = "glitchtip-aio"
 IMAGE = "glitchtip-aio"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -109,6 +110,53 @@ def psql(container, sql):
                                  "-c", sql], user="postgres")
     assert result.exit_code == 0, result.output.decode()
     return result.output.decode().strip()
+
+
+# Rows written by the running app itself (the worker's periodic heartbeat; on GlitchTip 6 in
+# PostgreSQL-only mode the task queue, the scheduler's metadata and the cache): left out of
+# before/after comparisons.
+LIVE_TABLES = {"events_workerheartbeat", "db_queuedtask", "db_vtaskmetadata", "django_cache"}
+
+
+def table_checksums(container):
+    """{table: md5 of its rows in a stable order} for every table of the public schema."""
+    tables = [t for t in psql(container, "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1"
+                              ).split() if t not in LIVE_TABLES]
+    assert len(tables) >= 10, tables
+    return {table: psql(container, "SELECT count(*) || ':' || coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '') "
+                                   "FROM %s t" % table) for table in tables}
+
+
+def upload_checksums(settings):
+    root = os.path.join(settings["glitchtip_data_dir"], "uploads")
+    found = {}
+    for directory, _dirs, names in os.walk(root):
+        for name in names:
+            path = os.path.join(directory, name)
+            with open(path, "rb") as handle:
+                found[os.path.relpath(path, root)] = hashlib.sha256(handle.read()).hexdigest()
+    return found
+
+
+def generate_data(container, marker):
+    """Rows in every table the stand-in has, through the app where it matters, plus uploads."""
+    script = (
+        "from users.models import User; from organizations.models import Organization, OrganizationUser;"
+        "from projects.models import Project; from events.models import Event, MaintenanceRun, WorkerHeartbeat;"
+        "from files.models import File; from django.core.files.base import ContentFile; import uuid, hashlib;"
+        "u = User.objects.create_user(email='%(m)s@example.com', password='pw-%(m)s');"
+        "o = Organization.objects.create(name='%(m)s', slug='%(m)s');"
+        "OrganizationUser.objects.create(organization=o, user=u, role='owner');"
+        "p = Project.objects.create(organization=o, name='%(m)s', slug='%(m)s');"
+        "[Event.objects.create(project=p, event_id=uuid.uuid4(), payload={'n': i, 'm': '%(m)s'}) for i in range(20)];"
+        "MaintenanceRun.objects.create(kind='test', detail='%(m)s');"
+        "WorkerHeartbeat.objects.update_or_create(worker='%(m)s');"
+        "data = ('upload %(m)s ' * 500).encode();"
+        "f = File(project=p, name='%(m)s.txt', sha256=hashlib.sha256(data).hexdigest());"
+        "f.stored.save('%(m)s.txt', ContentFile(data)); f.save()"
+    ) % {"m": marker}
+    result = container.exec_run(["/usr/local/bin/aio", "manage", "shell", "-c", script])
+    assert result.exit_code == 0, result.output.decode()
 
 
 def http(url, data=None, headers=None, timeout=10):

@@ -15,10 +15,9 @@ import uuid
 
 import pytest
 
-from aio_testlib import psql, run_playbook, wait_healthy
+from aio_testlib import generate_data, psql, run_playbook, table_checksums, upload_checksums, wait_healthy
 
 testinfra_hosts = ["ansible://localhost"]
-
 
 
 @pytest.fixture(scope="module")
@@ -30,50 +29,6 @@ def aio_json(container, *args):
     result = container.exec_run(["/usr/local/bin/aio"] + list(args) + ["--json"], demux=True)
     stdout, stderr = result.output
     return result.exit_code, json.loads((stdout or b"{}").decode()), (stderr or b"").decode()
-
-
-LIVE_TABLES = {"events_workerheartbeat"}
-
-
-def table_checksums(container):
-    """{table: md5 of its rows in a stable order} for every table of the public schema."""
-    tables = [t for t in psql(container, "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1"
-                              ).split() if t not in LIVE_TABLES]
-    assert len(tables) >= 10, tables
-    return {table: psql(container, "SELECT count(*) || ':' || coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '') "
-                                   "FROM %s t" % table) for table in tables}
-
-
-def upload_checksums(settings):
-    root = os.path.join(settings["glitchtip_data_dir"], "uploads")
-    found = {}
-    for directory, _dirs, names in os.walk(root):
-        for name in names:
-            path = os.path.join(directory, name)
-            with open(path, "rb") as handle:
-                found[os.path.relpath(path, root)] = hashlib.sha256(handle.read()).hexdigest()
-    return found
-
-
-def generate_data(container, marker):
-    """Rows in every table the stand-in has, through the app where it matters, plus uploads."""
-    script = (
-        "from users.models import User; from organizations.models import Organization, OrganizationUser;"
-        "from projects.models import Project; from events.models import Event, MaintenanceRun, WorkerHeartbeat;"
-        "from files.models import File; from django.core.files.base import ContentFile; import uuid, hashlib;"
-        "u = User.objects.create_user(email='%(m)s@example.com', password='pw-%(m)s');"
-        "o = Organization.objects.create(name='%(m)s', slug='%(m)s');"
-        "OrganizationUser.objects.create(organization=o, user=u, role='owner');"
-        "p = Project.objects.create(organization=o, name='%(m)s', slug='%(m)s');"
-        "[Event.objects.create(project=p, event_id=uuid.uuid4(), payload={'n': i, 'm': '%(m)s'}) for i in range(20)];"
-        "MaintenanceRun.objects.create(kind='test', detail='%(m)s');"
-        "WorkerHeartbeat.objects.update_or_create(worker='%(m)s');"
-        "data = ('upload %(m)s ' * 500).encode();"
-        "f = File(project=p, name='%(m)s.txt', sha256=hashlib.sha256(data).hexdigest());"
-        "f.stored.save('%(m)s.txt', ContentFile(data)); f.save()"
-    ) % {"m": marker}
-    result = container.exec_run(["/usr/local/bin/aio", "manage", "shell", "-c", script])
-    assert result.exit_code == 0, result.output.decode()
 
 
 def live_state(container):

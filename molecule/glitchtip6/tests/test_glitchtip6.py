@@ -1,7 +1,9 @@
 """GlitchTip 6.x in the AIO container, on the 6.2 stand-in that runs the real django-vtasks task runner:
-what runs, that events and periodic tasks go through `runworker --scheduler` and Valkey, and that the
-worker's liveness is its health-check file (a frozen worker with a RUNNING process is failing),
-judged the same by `aio health`, health.yml, the health module's wait and the scheduled restart."""
+what runs, that events and periodic tasks go through `runworker --scheduler` and its queue (Valkey, or
+PostgreSQL alone with glitchtip_postgres_only: the glitchtip6-postgres scenario runs these same tests),
+that the worker's liveness is its health-check file (a frozen worker with a RUNNING process is
+failing), judged the same by `aio health`, health.yml, the health module's wait and the scheduled
+restart, and that backups restore."""
 
 from __future__ import annotations
 
@@ -10,13 +12,20 @@ import os
 import threading
 import time
 
-from aio_testlib import (aio, health, http, probe_until, program_pid, psql, recap, run_playbook, store_processed_event,
-                         wait_for, wait_healthy, web_workers)
+import pytest
+
+from aio_testlib import (aio, generate_data, health, http, probe_until, program_pid, psql, recap, run_playbook,
+                         store_processed_event, table_checksums, upload_checksums, wait_for, wait_healthy, web_workers)
 
 testinfra_hosts = ["ansible://localhost"]
 
 HEALTH_FILE = "/run/glitchtip-aio-worker/health"
 WINDOW = 15  # seconds: the profile's max_age_seconds, as upstream's Kubernetes probe
+
+
+@pytest.fixture(scope="module")
+def postgres_only(settings):
+    return bool(settings.get("glitchtip_postgres_only", False))
 
 
 def base_url(settings):
@@ -40,20 +49,25 @@ def worker_component(container):
     return health(container, "supervisor", "worker")["components"]["worker"]
 
 
-def test_every_program_runs(container):
+def test_every_program_runs(container, postgres_only):
     programs = health(container, "supervisor")["components"]["supervisor"]["details"]["programs"]
-    assert {name: item["state"] for name, item in programs.items()} == {
-        "postgres": "RUNNING", "redis": "RUNNING", "migrate": "EXITED", "web": "RUNNING", "worker": "RUNNING",
-        "scheduler": "RUNNING"}
+    expected = {"postgres": "RUNNING", "redis": "RUNNING", "migrate": "EXITED", "web": "RUNNING", "worker": "RUNNING",
+                "scheduler": "RUNNING"}
+    if postgres_only:
+        del expected["redis"]
+    assert {name: item["state"] for name, item in programs.items()} == expected
 
 
-def test_the_worker_is_upstreams_runworker_with_its_scheduler(container):
+def test_the_worker_is_upstreams_runworker_with_its_scheduler(container, postgres_only):
     pid = program_pid(container, "worker")
     assert proc(container, pid, "cmdline") == ["python3", "manage.py", "runworker", "--scheduler",
                                                "--health-check-file", HEALTH_FILE]
     environ = dict(item.split("=", 1) for item in proc(container, pid, "environ", user="app"))
     assert environ["IS_WORKER"] == "true"
-    assert environ["VALKEY_URL"].startswith("redis://:") and environ["VALKEY_URL"].endswith("@127.0.0.1:6379/0")
+    if postgres_only:  # empty, not unset: GlitchTip 6's switch to its PostgreSQL queue and cache
+        assert environ["VALKEY_URL"] == ""
+    else:
+        assert environ["VALKEY_URL"].startswith("redis://:") and environ["VALKEY_URL"].endswith("@127.0.0.1:6379/0")
     assert "REDIS_URL" not in environ and "AIO_DB_PASSWORD" not in environ
     status = container.exec_run(["cat", "/proc/%d/status" % pid]).output.decode()
     assert "\nUid:\t5000\t" in status
@@ -66,17 +80,28 @@ def test_web_is_granian_and_the_image_has_no_gunicorn(container, settings):
     assert http(base_url(settings) + "/_health/") == (200, "ok")
 
 
-def test_events_are_processed_by_runworker_through_valkey(container, settings):
+def test_events_are_processed_by_runworker_through_its_queue(container, settings, postgres_only):
     url = base_url(settings)
     event_id = store_processed_event(lambda sql: psql(container, sql), url, url, "through runworker", timeout=60)
     assert event_id
     log = log_text(container, "worker.err.log") + log_text(container, "worker.log")
-    assert "Backend**: ValkeyTaskBackend" in log
     assert "tasks of type events.tasks.process_event in batch queue ingest" in log
-    # django-vtasks' own keys in the deployment's Redis: its workers' liveness markers among them.
-    code, out, err = aio(container, "redis-cli", "--scan", "--pattern", "{vt}:*")
-    assert code == 0, err
-    assert any(key.startswith("{vt}:alive:") for key in out.split()), out
+    report = health(container)
+    if postgres_only:
+        assert "Backend**: DatabaseTaskBackend" in log
+        # No Redis anywhere: not in the image, not in health; the queue's depth is PostgreSQL's.
+        assert "redis" not in report["components"]
+        assert set(report["components"]["postgres"]["details"]["queues"]) == {"db_queuedtask"}
+        assert container.exec_run(["sh", "-c", "command -v redis-server || command -v redis-cli"]).exit_code != 0
+        code, _out, err = aio(container, "redis-cli", "ping")
+        assert code == 2 and "without Redis" in err
+    else:
+        assert "Backend**: ValkeyTaskBackend" in log
+        assert set(report["components"]["redis"]["details"]["queues"]) == {"{vt}:q:ingest", "{vt}:q:default"}
+        # django-vtasks' own keys in the deployment's Redis: its workers' liveness markers among them.
+        code, out, err = aio(container, "redis-cli", "--scan", "--pattern", "{vt}:*")
+        assert code == 0, err
+        assert any(key.startswith("{vt}:alive:") for key in out.split()), out
 
 
 def test_the_periodic_task_runs(container):
@@ -181,6 +206,25 @@ def test_aio_restart_waits_for_the_new_process_file(container):
     step = [s for s in report["steps"] if s["program"] == "worker"][0]
     assert step["ok"] and step["detail"].startswith("health-check file touched"), step
     assert report["after"]["pids"]["worker"] != report["before"]["pids"]["worker"]
+
+
+def test_backup_restores_every_table_and_upload_and_the_worker_goes_on(container, settings):
+    wait_healthy(container)
+    generate_data(container, "g6-before")
+    tables, uploads = table_checksums(container), upload_checksums(settings)
+    result = run_playbook("backup.yml")
+    assert result.returncode == 0, result.stdout[-3000:]
+    backups = os.path.join(settings["glitchtip_data_dir"], "backups")
+    name = sorted(n for n in os.listdir(backups) if n.startswith("glitchtip-"))[-1]
+    generate_data(container, "g6-after")
+    psql(container, "UPDATE organizations_organization SET name = name || ' changed'")
+    assert table_checksums(container) != tables
+    result = run_playbook("restore.yml", "-e", "backup=%s" % name)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert table_checksums(container) == tables and upload_checksums(settings) == uploads
+    wait_healthy(container, timeout=60)
+    url = base_url(settings)
+    assert store_processed_event(lambda sql: psql(container, sql), url, url, "after the restore", timeout=60)
 
 
 def test_migrate_is_unchanged_on_a_migrated_database(container):

@@ -224,6 +224,9 @@ def run_backup(settings, environ, keep_count=None, keep_days=None, include_redis
     final = os.path.join(root, name)
     partial = os.path.join(root, "." + name + files.PARTIAL_SUFFIX)
     report = {"job": "backup", "name": name, "path": final, "dry_run": dry_run}
+    if include_redis and not aio_settings.redis_enabled(settings):
+        raise BackupError("redis: this deployment runs without Redis (PostgreSQL only): its queue is in the "
+                          "database, which the backup holds")
     if include_redis and aio_settings.service_external(settings, "redis"):
         # The snapshot is the embedded server's RDB file; a managed Redis keeps its own.
         raise BackupError("redis: no snapshot of an external Redis (%s); back it up with its provider"

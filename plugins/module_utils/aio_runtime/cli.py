@@ -72,6 +72,9 @@ def cmd_redis_cli(args, settings, environ):
     """redis-cli on the deployment's Redis (embedded or external) with the password from the environment
     (REDISCLI_AUTH), never on a command line."""
     redis = settings["redis"]
+    if not aio_settings.redis_enabled(settings):
+        sys.stderr.write("aio: this deployment runs without Redis (PostgreSQL only)\n")
+        raise SystemExit(2)
     env = aio_settings.service_environment(environ)
     if environ.get(aio_settings.REDIS_PASSWORD_ENV):
         env["REDISCLI_AUTH"] = environ[aio_settings.REDIS_PASSWORD_ENV]

@@ -64,8 +64,17 @@ def probe_postgres(settings, environ):
                                      aio_settings.secret_values(environ))
         return health.component("postgres", health.DOWN, _where(settings, "postgres", reason), _elapsed_ms(started))
     connections = int(out.split("|")[1])
+    details = {"connections": connections}
+    table = settings["profile"].get("postgres_queue_table")
+    if table and not aio_settings.redis_enabled(settings):
+        # The task queue lives in PostgreSQL: its depth, as the Redis probe reports the lists'.
+        # (The table appears with the first migration: none yet is no depth.)
+        rc, out, _err = psql(settings, environ, "SELECT count(*) FROM %s WHERE status = 'QUEUED'"
+                             % pgtools.quote_ident(table))
+        if rc == 0 and out.isdigit():
+            details["queues"] = {table: int(out)}
     return health.component("postgres", health.OK, "SELECT 1 as %s" % settings["postgres"]["user"],
-                            _elapsed_ms(started), connections=connections)
+                            _elapsed_ms(started), **details)
 
 
 def _resp_command(*args):

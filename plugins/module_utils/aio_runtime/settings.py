@@ -117,7 +117,7 @@ def effective(settings, environ):
     redis = settings["redis"]
     redis.setdefault("host", "127.0.0.1")
     redis.setdefault("db", 0)
-    redis["external"] = bool(environ.get(REDIS_URL_ENV, "").strip())
+    redis["external"] = redis_enabled(settings) and bool(environ.get(REDIS_URL_ENV, "").strip())
     redis.setdefault("tls", False)
     if redis["external"]:
         redis["host"], redis["port"], redis["db"], redis["tls"] = parse_redis_url(environ[REDIS_URL_ENV].strip())
@@ -133,6 +133,11 @@ def effective(settings, environ):
     elif "beat" in roles and "worker" in programs:
         programs["worker"]["command"] = programs["worker"]["command"] + programs["worker"].get("beat_arguments", [])
     return settings
+
+
+def redis_enabled(settings):
+    """False in PostgreSQL-only mode (glitchtip_postgres_only): no Redis, embedded or external."""
+    return bool(settings.get("redis", {}).get("enabled", True))
 
 
 def service_external(settings, name):
@@ -191,8 +196,10 @@ def app_environment(settings, environ):
     """
     app_env = {k: v for k, v in environ.items() if k not in PRIVATE_ENV_NAMES}
     app_env["DATABASE_URL"] = database_url(settings, environ)
+    # PostgreSQL only: an EMPTY VALKEY_URL is GlitchTip 6's switch to its PostgreSQL queue and cache.
+    broker = redis_url(settings, environ) if redis_enabled(settings) else ""
     for name in settings["profile"].get("broker_env", []):
-        app_env[name] = redis_url(settings, environ)
+        app_env[name] = broker
     app_env["PORT"] = str(settings["web"]["port"])
     app_env.setdefault("DJANGO_SETTINGS_MODULE", "glitchtip.settings")
     return app_env
