@@ -33,6 +33,8 @@ molecule test --scenario-name default
 # its own container, image, data directory and port.
 step "molecule: glitchtip6 (GlitchTip 6.x: runworker --scheduler, granian, health-check file)"
 molecule test --scenario-name glitchtip6
+step "molecule: glitchtip6-postgres (GlitchTip 6.x without Valkey/Redis: the queue in PostgreSQL)"
+molecule test --scenario-name glitchtip6-postgres
 
 step "molecule: multihost (web1, web2, worker1 + external services on the local Docker engine)"
 molecule test --scenario-name multihost
