@@ -206,6 +206,23 @@ def probe_until(url, stop, failures):
     return count
 
 
+def restart_playbook_under_probe(url):
+    """restart.yml (notifications off) while url is probed every 100 ms: (its completed process, the
+    probes that failed)."""
+    import threading
+
+    stop, failures = threading.Event(), []
+    prober = threading.Thread(target=probe_until, args=(url, stop, failures))
+    prober.start()
+    try:
+        result = run_playbook("restart.yml", "-e", "glitchtip_restart_notify=false", "-v")
+    finally:
+        time.sleep(0.5)
+        stop.set()
+        prober.join()
+    return result, failures
+
+
 # A webhook receiver inside the container (where the notifications are sent from): a real HTTP
 # server that records every POST and answers like Feishu (code 0 / refused), a generic
 # webhook, or not at all within the sender's timeout.

@@ -9,12 +9,11 @@ from __future__ import annotations
 import json
 import os
 import re
-import threading
 import time
 
 import pytest
 
-from aio_testlib import aio, health, probe_until, program_pid, run_playbook, wait_for, web_workers
+from aio_testlib import aio, health, program_pid, restart_playbook_under_probe, run_playbook, wait_for, web_workers
 
 testinfra_hosts = ["ansible://localhost"]
 
@@ -151,16 +150,8 @@ def test_restart_playbook_replaces_web_workers_and_worker_and_ends_healthy(conta
     wait_healthy(container)
     old_worker = program_pid(container, "worker")
     old_web_workers = web_workers(container)
-    url = "http://127.0.0.1:%s/_health/" % settings["glitchtip_container_web_host_port"]
-    stop, failures = threading.Event(), []
-    prober = threading.Thread(target=probe_until, args=(url, stop, failures))
-    prober.start()
-    try:
-        result = run_playbook("restart.yml", "-e", "glitchtip_restart_notify=false", "-v")
-    finally:
-        time.sleep(0.5)
-        stop.set()
-        prober.join()
+    result, failures = restart_playbook_under_probe(
+        "http://127.0.0.1:%s/_health/" % settings["glitchtip_container_web_host_port"])
     assert result.returncode == 0, result.stdout[-3000:]
     assert "web and worker restarted and healthy" in result.stdout
     assert program_pid(container, "worker") != old_worker

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 import time
 
 import pytest
 
-from aio_testlib import (aio, generate_data, health, http, probe_until, program_pid, psql, recap, run_playbook,
-                         store_processed_event, table_checksums, upload_checksums, wait_for, wait_healthy, web_workers)
+from aio_testlib import (aio, generate_data, health, http, program_pid, psql, recap, restart_playbook_under_probe,
+                         run_playbook, store_processed_event, table_checksums, upload_checksums, wait_for, wait_healthy,
+                         web_workers)
 
 testinfra_hosts = ["ansible://localhost"]
 
@@ -175,16 +175,8 @@ def test_a_frozen_worker_is_failing_within_the_window_though_its_process_runs(co
 def test_restart_replaces_granian_workers_and_the_worker_without_dropping_requests(container, settings):
     wait_healthy(container)
     old_worker, old_web_workers = program_pid(container, "worker"), web_workers(container)
-    stop, failures = threading.Event(), []
-    prober = threading.Thread(target=probe_until, args=(base_url(settings) + "/_health/", stop, failures))
-    prober.start()
     started = time.monotonic()
-    try:
-        result = run_playbook("restart.yml", "-e", "glitchtip_restart_notify=false", "-v")
-    finally:
-        time.sleep(0.5)
-        stop.set()
-        prober.join()
+    result, failures = restart_playbook_under_probe(base_url(settings) + "/_health/")
     assert result.returncode == 0, result.stdout[-3000:]
     assert "web and worker restarted and healthy" in result.stdout
     new_worker = program_pid(container, "worker")
