@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Deploy figures for issue 2 (and, through bench/restart.py and bench/backup.py, issues 3 and 4),
-# printed as tables (measured, never asserted):
+# Deploy figures for issue 2 (and, through bench/restart.py, bench/ingest.py and bench/backup.py,
+# issues 3, 10 and 4), printed as tables (measured, never asserted):
 #   cold deploy wall time, no-op re-deploy wall time and changed count,
 #   container start -> healthy, size the AIO layers add over the base image.
+# BENCH_VARS adds -e settings to compare (e.g. BENCH_VARS="glitchtip_image_web_preload=false").
 # Uses its own container, image name, data dir and port; removes them at the end.
 # Needs: scripts/setup.sh --test done, the stand-in base (molecule/resources/build-standin.sh).
 set -euo pipefail
@@ -16,6 +17,7 @@ port=18900
 vars=(-e "glitchtip_image_base=$base" -e glitchtip_image_pull_base=never -e glitchtip_host_manage_docker=false
       -e "glitchtip_data_dir=$data" -e "glitchtip_container_name=$name" -e "glitchtip_image_name=$name"
       -e "glitchtip_container_web_host_port=$port" -e glitchtip_container_web_host_address=127.0.0.1)
+for setting in ${BENCH_VARS:-}; do vars+=(-e "$setting"); done
 
 cleanup() {
   docker rm -f "$name" >/dev/null 2>&1 || true
@@ -60,6 +62,11 @@ printf '\nbase image: %s (%s MB); logs in %s\n' "$base" "$(calc "$base_size / 1e
 
 printf '\n'
 python3 bench/restart.py "$name" "http://127.0.0.1:$port"
+
+if [ "${BENCH_SKIP_INGEST:-}" != "1" ]; then
+  printf '\n'
+  python3 bench/ingest.py "$name" "http://127.0.0.1:$port" 30 8 32
+fi
 
 # Last: it replaces the bench container's data with a generated database of >= 1 GiB.
 if [ "${BENCH_SKIP_BACKUP:-}" != "1" ]; then

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Issue 3 figures, printed as a table (measured, never asserted):
 
-- web downtime during the scheduled restart: GET /_health/ every 10 ms through the
-  published port while `aio restart` runs; failed probes and the longest gap
-  between two successful answers;
+- web downtime during the scheduled restart: GET /_health/ every 100 ms (2 s client
+  timeout) through the published port while `aio restart` runs; failed probes and the
+  longest gap between two successful answers;
 - time of one health check (`aio health --json`, all components, and without the
   worker's heartbeat wait).
 
@@ -20,6 +20,8 @@ import time
 import urllib.request
 
 import docker
+
+PROBE_INTERVAL = 0.1  # seconds; each probe may take up to its 2 s timeout
 
 
 def probe_loop(url, stop, results):
@@ -38,7 +40,7 @@ def probe_loop(url, stop, results):
             last_ok = now
         else:
             results["failed"] += 1
-        time.sleep(max(0.0, 0.01 - (now - started)))
+        time.sleep(max(0.0, PROBE_INTERVAL - (now - started)))
 
 
 def timed_exec(container, cmd):
@@ -72,9 +74,9 @@ def main():
     print("|---|---|---|")
     print("| scheduled restart result | %s in %.1f s (%s) | ok |" % ("ok" if report["ok"] else "FAILED", seconds,
                                                                  report["reason"]))
-    print("| web probes during restart (every 10 ms) | %d sent, %d failed | 0 failed |" % (results["probes"],
-                                                                                         results["failed"]))
-    print("| longest gap between good answers | %.3f s | <= 3 s |" % results["longest_gap"])
+    print("| web probes during restart (every 100 ms, 2 s timeout) | %d sent, %d failed | 0 failed |"
+          % (results["probes"], results["failed"]))
+    print("| longest gap between good answers | %.3f s | <= 1 s |" % results["longest_gap"])
     print("| one health check, all components (10 runs) | mean %.2f s, max %.2f s | <= 1 s |"
           % (statistics.mean(full), max(full)))
     print("| one health check without the worker heartbeat wait | mean %.2f s, max %.2f s | <= 1 s |"

@@ -23,6 +23,14 @@ antsibull-changelog lint
 antsibull-changelog generate
 git diff --exit-code -- CHANGELOG.md
 
+step "test fixtures: the GlitchTip stand-in base image (built once, then cached)"
+molecule/resources/build-standin.sh
+
+# The README's own commands with the defaults a new user gets (container glitchtip-aio, port
+# 8000, /srv/glitchtip-aio), a second run, health.yml, and the installed collection tarball.
+step "the README's path: scripts/deploy.sh -i inventories/local, again, health.yml, the tarball"
+python -m pytest -v -s tests/userpath
+
 step "molecule: default (deploy on the local Docker engine)"
 molecule test --scenario-name default
 

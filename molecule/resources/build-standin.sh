@@ -1,53 +1,48 @@
 #!/usr/bin/env bash
-# Build the GlitchTip stand-in image (a TEST FIXTURE, see standin/README.md).
+# Build the GlitchTip stand-in images (TEST FIXTURES, see standin/README.md).
 #
-#   1. the Debian base image glitchtip-aio-test/debian:bookworm, made with
-#      debootstrap when it is missing (the rootfs is cached);
-#   2. glitchtip-aio-test/glitchtip-standin:5.2 from standin/, rebuilt only
-#      when the files of standin/ changed (label org.glitchtip-aio.standin-digest).
+#   build-standin.sh [VARIANT...]     default: 5.2
+#
+#   5.2           glitchtip-aio-test/glitchtip-standin:5.2, shaped like the official image:
+#                 Debian trixie, CPython 3.13 built into /usr/local (python-slim/), the app's
+#                 packages from PyPI; an AIO layer on it gets trixie's PostgreSQL 17.
+#   5.2-bookworm  the same app on bookworm and its CPython 3.11: an AIO layer on it gets
+#                 PostgreSQL 15 (tests of a cluster of an older major).
+#
+# Each step is skipped while its image's digest label matches its inputs:
+#   glitchtip-aio-test/debian:RELEASE           debootstrap (the rootfs is cached)
+#   glitchtip-aio-test/python:X.Y-slim-RELEASE  python-slim/
+#   glitchtip-aio-test/glitchtip-standin:TAG    standin/
 #
 # Environment:
-#   STANDIN_TAG          image to build (default glitchtip-aio-test/glitchtip-standin:5.2)
 #   GLITCHTIP_AIO_CACHE  cache directory (default ${XDG_CACHE_HOME:-$HOME/.cache}/glitchtip-aio-test)
 #   DEBIAN_MIRROR        mirror for debootstrap (default http://deb.debian.org/debian)
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-standin_dir="$here/standin"
-base_image="glitchtip-aio-test/debian:bookworm"
-standin_tag="${STANDIN_TAG:-glitchtip-aio-test/glitchtip-standin:5.2}"
-cache_dir="${GLITCHTIP_AIO_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/glitchtip-aio-test}"
-mirror="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
-digest_label="org.glitchtip-aio.standin-digest"
 
 log() { printf 'build-standin: %s\n' "$*"; }
 # shellcheck source=fixture-image.sh
 . "$here/fixture-image.sh"
 
-image_exists() { docker image inspect "$1" >/dev/null 2>&1; }
-
-ensure_base_image() {
-    if image_exists "$base_image"; then
-        log "base image $base_image present"
-        return
-    fi
-    local rootfs="$cache_dir/rootfs"
-    # debootstrap writes this file last: its presence means a complete rootfs.
-    if [ -x "$rootfs/usr/bin/apt-get" ] && [ -f "$rootfs/var/log/bootstrap.log" ] \
-        && [ ! -e "$rootfs/debootstrap" ]; then
-        log "reusing cached rootfs $rootfs"
-    else
-        command -v debootstrap >/dev/null || {
-            log "debootstrap is missing (apt-get install debootstrap)"; exit 1; }
-        [ "$(id -u)" -eq 0 ] || { log "debootstrap needs root"; exit 1; }
-        log "debootstrap bookworm into $rootfs"
-        mkdir -p "$cache_dir"
-        rm -rf "$rootfs"
-        debootstrap --variant=minbase bookworm "$rootfs" "$mirror"
-    fi
-    log "importing $rootfs as $base_image"
-    tar -C "$rootfs" -c . | docker import - "$base_image" >/dev/null
+# ensure_standin VARIANT RELEASE PYTHON GLITCHTIP_VERSION
+ensure_standin() {
+    local variant="$1" release="$2" python="$3" version="$4"
+    local python_image="glitchtip-aio-test/python:$python-slim-$release"
+    ensure_debian "$release"
+    ensure_fixture_image "$python_image" "$here/python-slim" org.glitchtip-aio.python-digest PYTHON_DIGEST \
+        --build-arg "DEBIAN_RELEASE=$release" --build-arg "PYTHON_SOURCE=python$python"
+    FIXTURE_PIP_CA=1 ensure_fixture_image "glitchtip-aio-test/glitchtip-standin:$variant" "$here/standin" \
+        org.glitchtip-aio.standin-digest STANDIN_DIGEST \
+        --build-arg "PYTHON_IMAGE=$python_image" --build-arg "GLITCHTIP_VERSION=$version" \
+        --build-arg "PYTHON_IMAGE_ID=$(docker image inspect --format '{{.Id}}' "$python_image")"
 }
 
-ensure_base_image
-ensure_fixture_image "$standin_tag" "$standin_dir" "$digest_label" STANDIN_DIGEST
+[ $# -gt 0 ] || set -- 5.2
+for variant in "$@"; do
+    case "$variant" in
+        5.2) ensure_standin 5.2 trixie 3.13 5.2 ;;
+        5.2-bookworm) ensure_standin 5.2-bookworm bookworm 3.11 5.2 ;;
+        *) log "unknown variant $variant (expected 5.2 or 5.2-bookworm)"; exit 2 ;;
+    esac
+done

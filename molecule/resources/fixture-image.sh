@@ -1,5 +1,32 @@
 # Sourced by the build-*.sh fixture scripts: rebuild a fixture image only when the files of
-# its directory changed. The caller defines log().
+# its directory (or what it is built from) changed. The caller defines log().
+
+cache_dir="${GLITCHTIP_AIO_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/glitchtip-aio-test}"
+mirror="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+
+# ensure_debian RELEASE: glitchtip-aio-test/debian:RELEASE from a debootstrap of Debian's archive.
+ensure_debian() {
+    local release="$1" image="glitchtip-aio-test/debian:$1" rootfs="$cache_dir/rootfs-$1"
+    if docker image inspect "$image" >/dev/null 2>&1; then
+        log "base image $image present"
+        return
+    fi
+    # debootstrap writes this file last: its presence means a complete rootfs.
+    if [ -x "$rootfs/usr/bin/apt-get" ] && [ -f "$rootfs/var/log/bootstrap.log" ] \
+        && [ ! -e "$rootfs/debootstrap" ]; then
+        log "reusing cached rootfs $rootfs"
+    else
+        command -v debootstrap >/dev/null || {
+            log "debootstrap is missing (apt-get install debootstrap)"; exit 1; }
+        [ "$(id -u)" -eq 0 ] || { log "debootstrap needs root"; exit 1; }
+        log "debootstrap $release into $rootfs (about a minute)"
+        mkdir -p "$cache_dir"
+        rm -rf "$rootfs"
+        debootstrap --variant=minbase "$release" "$rootfs" "$mirror" >/dev/null
+    fi
+    log "importing $rootfs as $image"
+    tar -C "$rootfs" -c . | docker import - "$image" >/dev/null
+}
 
 # sha256 over (path, executable bit, content) of every file of a directory (bytecode left out).
 dir_digest() {
@@ -14,11 +41,15 @@ dir_digest() {
     ) | sha256sum | cut -d' ' -f1
 }
 
-# ensure_fixture_image TAG DIR LABEL BUILD_ARG: build DIR as TAG unless TAG's LABEL already holds
-# the directory's digest; the Dockerfile turns BUILD_ARG into that label.
+# ensure_fixture_image TAG DIR LABEL BUILD_ARG [--build-arg K=V]...: build DIR as TAG unless
+# TAG's LABEL already holds the digest of the directory and of the build arguments; the
+# Dockerfile turns BUILD_ARG into that label. With FIXTURE_PIP_CA=1 the host's CA bundle is
+# added to a copy of the context as pip-ca.crt (PyPI is reached through a TLS proxy here); it
+# is not part of the digest.
 ensure_fixture_image() {
-    local tag="$1" dir="$2" label="$3" build_arg="$4" digest current
-    digest="$(dir_digest "$dir")"
+    local tag="$1" dir="$2" label="$3" build_arg="$4" digest current context
+    shift 4
+    digest="$( { dir_digest "$dir"; printf '%s\n' "$@"; } | sha256sum | cut -d' ' -f1)"
     if docker image inspect "$tag" >/dev/null 2>&1; then
         current="$(docker image inspect --format "{{ index .Config.Labels \"$label\" }}" "$tag")"
         if [ "$current" = "$digest" ]; then
@@ -29,6 +60,13 @@ ensure_fixture_image() {
     else
         log "building $tag (digest ${digest:0:12})"
     fi
-    docker build --build-arg "$build_arg=$digest" -t "$tag" "$dir"
+    context="$dir"
+    if [ "${FIXTURE_PIP_CA:-0}" = 1 ]; then
+        context="$(mktemp -d)"
+        cp -a "$dir/." "$context/"
+        cp /etc/ssl/certs/ca-certificates.crt "$context/pip-ca.crt"
+    fi
+    docker build -q --build-arg "$build_arg=$digest" "$@" -t "$tag" "$context" >/dev/null
+    [ "$context" = "$dir" ] || rm -rf "$context"
     log "built $tag"
 }

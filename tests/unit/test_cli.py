@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from ansible_collections.glitchtip.aio.plugins.module_utils.aio_runtime import cli, launcher, logtail
+from ansible_collections.glitchtip.aio.plugins.module_utils.aio_runtime import cli, launcher, logtail, pgtools
 
 SECRET = "db p@ss/word"
 
@@ -111,14 +111,50 @@ def test_logs_never_leak_part_of_a_secret(tmp_path, capsys):
     assert SECRET[-6:] not in capsys.readouterr().out
 
 
-def test_redis_cli_gets_the_password_from_the_environment_not_argv(monkeypatch):
+def exec_of(monkeypatch, command, settings, environ):
+    """What `aio <command>` would exec: (path, argv, env)."""
     seen = {}
     monkeypatch.setattr(cli.os, "execvpe", lambda path, argv, env: seen.update(path=path, argv=argv, env=env))
-    args = cli.build_parser().parse_args(["redis-cli", "ping"])
-    cli.cmd_redis_cli(args, {"redis": {"port": 6379}}, {"AIO_REDIS_PASSWORD": SECRET, "SECRET_KEY": "k"})
-    assert seen["argv"] == ["redis-cli", "-p", "6379", "ping"]
+    args = cli.parse(command)
+    {"psql": cli.cmd_psql, "redis-cli": cli.cmd_redis_cli}[command[0]](args, settings, environ)
+    return seen
+
+
+def test_redis_cli_gets_the_password_from_the_environment_not_argv(monkeypatch):
+    seen = exec_of(monkeypatch, ["redis-cli", "ping"], {"redis": {"port": 6379}},
+                   {"AIO_REDIS_PASSWORD": SECRET, "SECRET_KEY": "k"})
+    assert seen["argv"] == ["redis-cli", "-h", "127.0.0.1", "-p", "6379", "ping"]
     assert seen["env"]["REDISCLI_AUTH"] == SECRET
     assert "SECRET_KEY" not in seen["env"] and SECRET not in " ".join(seen["argv"])
+
+
+def test_redis_cli_reaches_an_external_redis_with_its_database_and_tls(monkeypatch):
+    settings = {"redis": {"host": "cache.example.net", "port": 6380, "db": 2, "tls": True, "external": True}}
+    seen = exec_of(monkeypatch, ["redis-cli", "ping"], settings, {"AIO_REDIS_PASSWORD": SECRET})
+    assert seen["argv"] == ["redis-cli", "-h", "cache.example.net", "-p", "6380", "-n", "2", "--tls", "ping"]
+    assert seen["env"]["REDISCLI_AUTH"] == SECRET
+
+
+def test_psql_on_the_embedded_server_is_the_postgres_superuser_over_the_socket(monkeypatch):
+    monkeypatch.setattr(pgtools, "binary", lambda name: "/pg/bin/" + name)
+    settings = {"postgres": {"port": 5432, "database": "glitchtip", "user": "glitchtip"}}
+    seen = exec_of(monkeypatch, ["psql", "-c", "SELECT 1"], settings, {"AIO_DB_PASSWORD": SECRET})
+    assert seen["path"] == "/pg/bin/psql"
+    assert seen["argv"] == ["psql", "-h", "/run/postgresql", "-p", "5432", "-U", "postgres", "-d", "glitchtip",
+                            "-c", "SELECT 1"]
+    assert "PGPASSWORD" not in seen["env"] and "AIO_DB_PASSWORD" not in seen["env"]
+
+
+def test_psql_on_an_external_server_is_the_app_role_with_its_password_in_the_environment(monkeypatch):
+    monkeypatch.setattr(pgtools, "binary", lambda name: "/pg/bin/" + name)
+    settings = {"postgres": {"port": 5433, "database": "gt", "user": "gtuser", "host": "db.example.net",
+                             "sslmode": "require", "external": True}}
+    seen = exec_of(monkeypatch, ["psql", "-c", "SELECT 1"], settings, {"AIO_DB_PASSWORD": SECRET, "SECRET_KEY": "k"})
+    assert seen["argv"] == ["psql", "-c", "SELECT 1"]
+    env = seen["env"]
+    assert (env["PGHOST"], env["PGPORT"], env["PGUSER"], env["PGDATABASE"], env["PGSSLMODE"], env["PGPASSWORD"]) == \
+        ("db.example.net", "5433", "gtuser", "gt", "require", SECRET)
+    assert "SECRET_KEY" not in env and "AIO_DB_PASSWORD" not in env
 
 
 @pytest.mark.parametrize("argv", [["psql", "-XAtc", "SELECT 1"], ["manage", "--help"], ["redis-cli", "-n", "1"]])

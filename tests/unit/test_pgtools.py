@@ -1,5 +1,5 @@
 # -*- coding: utf-8 -*-
-"""pgtools.py: SQL quoting, the role/database bootstrap SQL, pg_hba.conf and the installed major version."""
+"""pgtools.py: SQL quoting, the role/database bootstrap SQL, pg_hba.conf and the server and client major versions."""
 
 from __future__ import annotations
 
@@ -184,32 +184,95 @@ def make_pg(lib, *majors, binary="postgres"):
             handle.write("#!/bin/sh\n")
 
 
-def test_installed_major_picks_the_newest(tmp_path):
+# What Debian's packages put under /usr/lib/postgresql/<major>/bin (the parts that matter here).
+CLIENT_PROGRAMS = ("psql", "pg_dump", "pg_restore", "pg_isready", "pg_dumpall")
+SERVER_PROGRAMS = CLIENT_PROGRAMS + ("postgres", "initdb")  # postgresql-N depends on postgresql-client-N
+
+
+def make_install(lib, major, programs):
+    for name in programs:
+        make_pg(lib, major, binary=name)
+
+
+def test_server_major_picks_the_newest(tmp_path):
     make_pg(tmp_path, "15", "16")
-    assert pgtools.installed_major(str(tmp_path)) == "16"
+    assert pgtools.server_major(str(tmp_path)) == "16"
 
 
-def test_installed_major_compares_numerically(tmp_path):
+def test_server_major_compares_numerically(tmp_path):
     make_pg(tmp_path, "9.6", "10", "13")
-    assert pgtools.installed_major(str(tmp_path)) == "13"
+    assert pgtools.server_major(str(tmp_path)) == "13"
     make_pg(tmp_path, "100")
-    assert pgtools.installed_major(str(tmp_path)) == "100"
+    assert pgtools.server_major(str(tmp_path)) == "100"
 
 
-def test_installed_major_ignores_dirs_without_a_server(tmp_path):
+def test_server_major_ignores_dirs_without_a_server(tmp_path):
     make_pg(tmp_path, "15")
     make_pg(tmp_path, "17", binary="psql")        # client only
     os.makedirs(os.path.join(str(tmp_path), "18"))
-    assert pgtools.installed_major(str(tmp_path)) == "15"
+    os.makedirs(os.path.join(str(tmp_path), "lost+found", "bin"))
+    make_pg(tmp_path, "lost+found")               # not a major
+    assert pgtools.server_major(str(tmp_path)) == "15"
 
 
-def test_installed_major_with_nothing_installed(tmp_path):
+def test_server_major_with_nothing_installed(tmp_path):
     with pytest.raises(pgtools.PostgresNotInstalled, match=re.escape(str(tmp_path))):
-        pgtools.installed_major(str(tmp_path))
+        pgtools.server_major(str(tmp_path))
     with pytest.raises(pgtools.PostgresNotInstalled):
-        pgtools.installed_major(str(tmp_path / "missing"))
+        pgtools.server_major(str(tmp_path / "missing"))
+
+
+def test_a_client_only_image_has_a_client_major_and_every_client_tool_but_no_server(tmp_path):
+    """glitchtip_image_embedded_services: false installs postgresql-client alone: no bin/postgres."""
+    make_install(tmp_path, "17", CLIENT_PROGRAMS)
+    assert pgtools.client_major(str(tmp_path)) == "17"
+    for name in CLIENT_PROGRAMS:
+        assert pgtools.binary(name, str(tmp_path)) == os.path.join(str(tmp_path), "17", "bin", name)
+    with pytest.raises(pgtools.PostgresNotInstalled, match=r"no PostgreSQL server under .*bin/postgres"):
+        pgtools.server_major(str(tmp_path))
+    with pytest.raises(pgtools.PostgresNotInstalled, match=r"no PostgreSQL initdb under"):
+        pgtools.binary("initdb", str(tmp_path))
+
+
+def test_server_and_client_majors_stay_apart(tmp_path):
+    """A newer client added for an external server (glitchtip_image_extra_packages) serves the
+    clients; the server's programs, and the major its cluster must match, stay the server's."""
+    make_install(tmp_path, "15", SERVER_PROGRAMS)
+    make_install(tmp_path, "17", CLIENT_PROGRAMS)
+    lib = str(tmp_path)
+    assert (pgtools.server_major(lib), pgtools.client_major(lib)) == ("15", "17")
+    assert pgtools.binary("postgres", lib) == os.path.join(lib, "15", "bin", "postgres")
+    assert pgtools.binary("initdb", lib) == os.path.join(lib, "15", "bin", "initdb")
+    assert pgtools.binary("pg_dump", lib) == os.path.join(lib, "17", "bin", "pg_dump")
+
+
+def test_no_client_at_all(tmp_path):
+    make_pg(tmp_path, "17", binary="postgres")
+    with pytest.raises(pgtools.PostgresNotInstalled, match=r"no PostgreSQL client under .*bin/pg_dump"):
+        pgtools.client_major(str(tmp_path))
+
+
+def test_the_default_lib_dir_is_read_when_called(tmp_path, monkeypatch):
+    make_install(tmp_path, "17", CLIENT_PROGRAMS)
+    monkeypatch.setattr(pgtools, "PG_LIB", str(tmp_path))
+    assert pgtools.binary("psql") == os.path.join(str(tmp_path), "17", "bin", "psql")
+    assert pgtools.client_major() == "17"
+
+
+@pytest.mark.parametrize("version, major", [
+    ("17.2", 17), ("17.2 (Debian 17.2-1.pgdg120+1)", 17), ("16beta1", 16), ("15.8", 15), ("9.6.24", 9), ("10.23", 10),
+])
+def test_version_major(version, major):
+    assert pgtools.version_major(version) == major
+
+
+@pytest.mark.parametrize("version", ["", None, "PostgreSQL", "v17"])
+def test_version_major_refuses_what_is_not_a_version(version):
+    with pytest.raises(ValueError):
+        pgtools.version_major(version)
 
 
 def test_binary_path(tmp_path):
-    make_pg(tmp_path, "15", "16")
+    make_install(tmp_path, "15", SERVER_PROGRAMS)
+    make_install(tmp_path, "16", SERVER_PROGRAMS)
     assert pgtools.binary("pg_isready", str(tmp_path)) == os.path.join(str(tmp_path), "16", "bin", "pg_isready")

@@ -397,6 +397,56 @@ def test_shell_scripts_are_valid_shell(context):
     assert "import gunicorn" in read(os.path.join(context, "build", "install-packages.sh"))
 
 
+def link_pg_tools(context, lib, bin_dir):
+    """Run the build script's own link_pg_tools function (cut from the rendered script) on a fake tree."""
+    script = read(os.path.join(context, "build", "install-packages.sh"))
+    start = script.index("link_pg_tools() {")
+    function = script[start:script.index("\n}\n", start) + 3]
+    return subprocess.run(["sh", "-ec", function + 'link_pg_tools "$1" "$2"', "sh", str(lib), str(bin_dir)],
+                          capture_output=True, text=True)
+
+
+def fake_pg(lib, major, names):
+    os.makedirs(os.path.join(str(lib), major, "bin"), exist_ok=True)
+    for name in names:
+        with open(os.path.join(str(lib), major, "bin", name), "w") as handle:
+            handle.write("#!/bin/sh\n")
+
+
+PG_CLIENT_TOOLS = ["psql", "pg_dump", "pg_restore", "pg_isready", "pg_dumpall"]
+
+
+def test_pg_tools_are_linked_from_a_client_only_install(context, tmp_path):
+    lib, bin_dir = tmp_path / "lib", tmp_path / "bin"
+    bin_dir.mkdir()
+    fake_pg(lib, "17", PG_CLIENT_TOOLS)                 # postgresql-client: no bin/postgres
+    result = link_pg_tools(context, lib, bin_dir)
+    assert result.returncode == 0, result.stderr
+    for tool in PG_CLIENT_TOOLS:
+        assert os.readlink(str(bin_dir / tool)) == str(lib / "17" / "bin" / tool) == pgtools.binary(tool, str(lib))
+
+
+def test_pg_tools_are_linked_from_the_numerically_newest_major_like_the_runtime_picks(context, tmp_path):
+    lib, bin_dir = tmp_path / "lib", tmp_path / "bin"
+    bin_dir.mkdir()
+    for major in ("9.6", "10", "17"):
+        fake_pg(lib, major, PG_CLIENT_TOOLS)
+    fake_pg(lib, "18", ["psql"])                        # a partial install serves only what it has
+    assert link_pg_tools(context, lib, bin_dir).returncode == 0
+    for tool in PG_CLIENT_TOOLS:
+        assert os.readlink(str(bin_dir / tool)) == pgtools.binary(tool, str(lib))
+    assert os.readlink(str(bin_dir / "psql")).startswith(str(lib / "18"))
+    assert os.readlink(str(bin_dir / "pg_dump")).startswith(str(lib / "17"))
+
+
+def test_a_missing_pg_tool_fails_the_build_naming_it(context, tmp_path):
+    lib, bin_dir = tmp_path / "lib", tmp_path / "bin"
+    bin_dir.mkdir()
+    fake_pg(lib, "17", ["psql", "pg_dump"])
+    result = link_pg_tools(context, lib, bin_dir)
+    assert result.returncode != 0 and "no pg_restore under %s/<major>/bin" % lib in result.stderr
+
+
 def test_aio_command_is_valid_python(context):
     source = read(os.path.join(context, "bin", "aio"))
     assert source.startswith("#!/usr/bin/python3\n")

@@ -9,12 +9,13 @@ from __future__ import annotations
 import json
 import os
 import re
+import threading
 import time
 
 import docker
 import pytest
 
-from aio_testlib import run_playbook
+from aio_testlib import http, run_playbook
 
 testinfra_hosts = ["ansible://localhost"]
 
@@ -65,6 +66,13 @@ def health_summary(container):
 
 def program_pid(container, name):
     return health(container, "supervisor")["components"]["supervisor"]["details"]["programs"][name]["pid"]
+
+
+def web_workers(container):
+    """PIDs of gunicorn's workers: the children of web's master."""
+    master = program_pid(container, "web")
+    result = container.exec_run(["sh", "-c", "ps -o pid= --ppid %d" % master])
+    return sorted(int(pid) for pid in result.output.decode().split())
 
 
 @pytest.mark.parametrize("program", LONG_RUNNING)
@@ -178,13 +186,42 @@ def test_restart_playbook_check_mode_restarts_nothing(container):
     assert {name: program_pid(container, name) for name in ("web", "worker")} == before
 
 
-def test_restart_playbook_replaces_web_workers_and_worker_and_ends_healthy(container):
+def probe_until(url, stop, failures):
+    """GET url every 100 ms with a 2 s timeout until stop is set; failures collects what went wrong."""
+    count = 0
+    while not stop.is_set():
+        count += 1
+        try:
+            status, _body = http(url, timeout=2)
+            if status != 200:
+                failures.append("HTTP %s" % status)
+        except OSError as exc:  # refused, reset, timed out: a user's request would have failed
+            failures.append(repr(exc))
+        stop.wait(0.1)
+    return count
+
+
+def test_restart_playbook_replaces_web_workers_and_worker_and_ends_healthy(container, settings):
     wait_healthy(container)
     old_worker = program_pid(container, "worker")
-    result = run_playbook("restart.yml", "-e", "glitchtip_restart_notify=false", "-v")
+    old_web_workers = web_workers(container)
+    url = "http://127.0.0.1:%s/_health/" % settings["glitchtip_container_web_host_port"]
+    stop, failures = threading.Event(), []
+    prober = threading.Thread(target=probe_until, args=(url, stop, failures))
+    prober.start()
+    try:
+        result = run_playbook("restart.yml", "-e", "glitchtip_restart_notify=false", "-v")
+    finally:
+        time.sleep(0.5)
+        stop.set()
+        prober.join()
     assert result.returncode == 0, result.stdout[-3000:]
     assert "web and worker restarted and healthy" in result.stdout
     assert program_pid(container, "worker") != old_worker
+    assert not set(web_workers(container)) & set(old_web_workers), "web workers were not replaced"
+    # The stand-in takes seconds to import the app, as the real one does: a reload that retired
+    # the old workers before new ones could serve would show here as refused or timed-out probes.
+    assert not failures, failures
     wait_healthy(container, timeout=10)
 
 

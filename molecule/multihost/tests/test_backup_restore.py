@@ -1,4 +1,5 @@
-"""Backup and restore against the external PostgreSQL, for a deployment of several hosts.
+"""Backup and restore against the external PostgreSQL, for a deployment of several hosts, through
+an image without embedded services (its PostgreSQL client alone).
 
 One backup per deployment (on the beat host, not one per host); a restore swaps the external
 database while the other hosts' containers are stopped (nothing writes to the database being
@@ -11,8 +12,16 @@ import json
 import os
 import uuid
 
-from aio_testlib import http, recap, run_playbook, wait_healthy
+from aio_testlib import exec_in, http, recap, run_playbook, wait_healthy
 from mh_testlib import HOSTS, WEB_HOSTS, app_containers, pg, web_url
+
+
+def client_major_of(container):
+    """The major of the container's pg_dump, from the directory postgresql-client installs it in."""
+    code, out = exec_in(container, ["sh", "-c", "ls -d /usr/lib/postgresql/*/bin/pg_dump"])
+    assert code == 0, out
+    [path] = out.split()
+    return path.split("/")[4]
 
 
 def backups(hostvars, host):
@@ -45,6 +54,11 @@ def test_backup_once_on_the_beat_host_and_restore_swaps_the_external_database(cl
     assert {"database.dump", "roles.sql", "uploads.tar.gz"} <= set(manifest["files"])
     with open(os.path.join(directory, "roles.sql"), encoding="utf-8") as handle:
         assert "managed by its provider" in handle.read()  # no superuser on a managed server
+    # Dumped by the image's client (it has no server of its own) from the external server: two majors,
+    # each recorded; the compression is the client's choice.
+    client_major = client_major_of(app_containers(client, hostvars)["worker1"])
+    assert manifest["versions"]["postgres"].startswith("15.") and manifest["versions"]["pg_dump"] == client_major
+    assert manifest["compression"] == ("zstd:3" if int(client_major) >= 16 else "gzip:6"), manifest
 
     lost = add_marker(client)  # written after the backup: the restore must take it away
     oid = pg(client, "SELECT oid FROM pg_database WHERE datname = 'glitchtip'")

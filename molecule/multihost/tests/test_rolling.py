@@ -54,6 +54,24 @@ def down_windows(samples, host):
     return windows
 
 
+def longest_service_gap(samples):
+    """Longest time between two probe instants at which some web answered (a load balancer's view)."""
+    answered = [instant for instant, result in samples if any(result.values())]
+    return max((b - a for a, b in zip(answered, answered[1:])), default=0.0)
+
+
+def print_figures(samples, windows):
+    """The bench table (bench/rolling.sh shows it; pytest -s or a failure too)."""
+    print("\n| measure | value |\n|---|---|")
+    print("| probes (every %.0f ms, %.0f s timeout, both webs) | %d |" % (INTERVAL * 1000, TIMEOUT, len(samples)))
+    for host, host_windows in sorted(windows.items()):
+        print("| %s down while replaced | %s |" % (host, ", ".join("%.2f s" % (last - first + INTERVAL)
+                                                                  for first, last in host_windows) or "never"))
+    print("| probe instants with both webs down | %d |"
+          % sum(1 for _instant, result in samples if not any(result.values())))
+    print("| longest gap between answers from either web | %.2f s |" % longest_service_gap(samples))
+
+
 def longest_both_down(samples):
     longest, start = 0.0, None
     for instant, result in samples:
@@ -97,9 +115,7 @@ def test_rolling_redeploy_keeps_one_web_answering(client, hostvars):
     # Each web was seen down (so the prober really watched the replacement), and the
     # two downtimes are disjoint and in deploy order: serial, each healthy before the next.
     windows = {host: down_windows(samples, host) for host in WEB_HOSTS}
-    # Shown with pytest -s (or on failure): the margins this run had.
-    print("probes=%d down windows=%s" % (len(samples), {host: ["%.2fs" % (last - first) for first, last in w]
-                                                       for host, w in windows.items()}))
+    print_figures(samples, windows)
     assert all(windows.values()), "a replaced web was never seen down: %s" % windows
     spans = {host: (w[0][0], w[-1][1]) for host, w in windows.items()}
     first, second = sorted(WEB_HOSTS, key=lambda host: spans[host][0])

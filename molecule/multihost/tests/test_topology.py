@@ -72,6 +72,37 @@ def test_no_container_runs_postgres_or_redis(containers, host):
     assert not found, "%s runs %s" % (host, found)
 
 
+# The client tools the runtime and the operator use, as the image's PATH finds them.
+CLIENT_TOOLS = ("psql", "pg_dump", "pg_restore", "pg_isready", "pg_dumpall", "redis-cli")
+IMAGE_CONTENTS = ("import glob, json, os, shutil; print(json.dumps({"
+                  "'servers': glob.glob('/usr/lib/postgresql/*/bin/postgres') + glob.glob('/usr/lib/postgresql/*/bin/initdb')"
+                  " + [p for p in ('redis-server', 'postgres') if shutil.which(p)] + glob.glob('/usr/bin/redis-server'),"
+                  " 'clients': {t: os.path.realpath(shutil.which(t) or '/missing/' + t) for t in %r}}))" % (CLIENT_TOOLS,))
+
+
+@pytest.mark.parametrize("host", HOSTS)
+def test_the_image_has_the_clients_but_no_database_or_cache_server(containers, host):
+    """glitchtip_image_embedded_services: false: postgresql-client and redis-tools, no servers."""
+    container = containers[host]
+    code, out = exec_in(container, ["sh", "-c", "test ! -e /usr/lib/postgresql/*/bin/postgres"])
+    assert code == 0, out
+    code, out = exec_in(container, ["python3", "-c", IMAGE_CONTENTS])
+    assert code == 0, out
+    contents = json.loads(out)
+    assert contents["servers"] == [], contents
+    for tool, real in contents["clients"].items():
+        assert exec_in(container, ["test", "-x", real])[0] == 0, "%s -> %s on %s" % (tool, real, host)
+    # The PostgreSQL tools are the client package's real binaries, not Debian's Perl wrappers.
+    assert all(contents["clients"][tool].startswith("/usr/lib/postgresql/") for tool in CLIENT_TOOLS[:5]), contents
+
+
+def test_aio_psql_and_redis_cli_reach_the_external_services(containers):
+    code, out = exec_in(containers["worker1"], ["/usr/local/bin/aio", "psql", "-XAtc", "SELECT current_user"])
+    assert (code, out.strip()) == (0, "glitchtip"), out
+    code, out = exec_in(containers["web1"], ["/usr/local/bin/aio", "redis-cli", "PING"])
+    assert (code, out.strip()) == (0, "PONG"), out
+
+
 def test_only_the_beat_host_gets_backup_and_partition_schedules(containers, hostvars):
     for host in HOSTS:
         env = env_of(containers[host])

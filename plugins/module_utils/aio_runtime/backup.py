@@ -51,6 +51,48 @@ def _postgres_env():
             "PGUSER": "postgres"}
 
 
+def _installed(lookup, *args):
+    """A pgtools lookup; an image without the PostgreSQL client fails the backup or restore, naming what is missing."""
+    try:
+        return lookup(*args)
+    except pgtools.PostgresNotInstalled as exc:
+        raise BackupError("prepare: %s" % exc) from exc
+
+
+def _tool(name):
+    return _installed(pgtools.binary, name)
+
+
+def _client_major():
+    return int(_installed(pgtools.client_major))
+
+
+def _extra_client_hint(major):
+    return ("add its client to the image with glitchtip_image_extra_packages: [postgresql-client-%d] "
+            "(the base image's apt sources must offer it, e.g. PostgreSQL's apt.postgresql.org) and deploy again"
+            % major)
+
+
+def check_dumpable(server_version_text, client, where=""):
+    """pg_dump refuses a server of a newer major than its own: refuse first, saying what to install.
+    (An older server is fine: pg_dump dumps servers back to 9.2.)"""
+    server = pgtools.version_major(server_version_text)
+    if server > client:
+        raise BackupError("dump: the PostgreSQL server%s is version %s, newer than this image's pg_dump %d, "
+                          "which cannot dump it; %s" % (" at %s" % where if where else "", server_version_text,
+                                                         client, _extra_client_hint(server)))
+
+
+def check_restorable(manifest_, client):
+    """pg_restore reads archives of its own or an older pg_dump only; backups made before the
+    manifest recorded pg_dump's major are left to the full read."""
+    written_by = (manifest_.get("versions") or {}).get("pg_dump")
+    if written_by is not None and int(written_by) > client:
+        raise BackupError("verify: the backup was written by pg_dump %s and this image's pg_restore is %d, "
+                          "which cannot be relied on to read it; %s"
+                          % (written_by, client, _extra_client_hint(int(written_by))))
+
+
 def _run_postgres(argv, step, stdin=None, stdout=None, input_text=None, timeout=None):
     """A PostgreSQL client as the postgres role; BackupError naming the step on failure."""
     proc = subprocess.run(argv, stdin=stdin, stdout=stdout if stdout is not None else subprocess.PIPE,
@@ -63,7 +105,7 @@ def _run_postgres(argv, step, stdin=None, stdout=None, input_text=None, timeout=
 
 
 def psql(sql, database="postgres", step="sql"):
-    return _run_postgres([pgtools.binary("psql"), "-XAtq", "-v", "ON_ERROR_STOP=1", "-d", database, "-f", "-"],
+    return _run_postgres([_tool("psql"), "-XAtq", "-v", "ON_ERROR_STOP=1", "-d", database, "-f", "-"],
                          step, input_text=sql).stdout.decode().strip()
 
 
@@ -73,7 +115,7 @@ def server_version():
 
 def dump_database(database, path, compression):
     """pg_dump writes the file itself (no pipe whose exit code could be lost), then it is fsynced."""
-    _run_postgres([pgtools.binary("pg_dump"), "-Fc", "--compress=%s" % compression, "-d", database, "-f", path],
+    _run_postgres([_tool("pg_dump"), "-Fc", "--compress=%s" % compression, "-d", database, "-f", path],
                   "dump")
     files.fsync_path(path)
 
@@ -89,12 +131,12 @@ def read_dump_fully(path, check_utf8=True):
     ``pg_restore --list`` passes truncated and corrupted dumps. With check_utf8 the SQL it yields must
     also be valid UTF-8 (the database's encoding), which catches damage in the uncompressed schema part."""
     if not check_utf8:
-        proc = subprocess.run([pgtools.binary("pg_restore"), "-f", os.devnull, path], capture_output=True, check=False)
+        proc = subprocess.run([_tool("pg_restore"), "-f", os.devnull, path], capture_output=True, check=False)
         if proc.returncode != 0:
             raise BackupError("verify: %s does not read back: %s" % (
                 os.path.basename(path), proc.stderr.decode("utf-8", "replace").strip()[-300:]))
         return
-    proc = subprocess.Popen([pgtools.binary("pg_restore"), "-f", "-", path], stdout=subprocess.PIPE,
+    proc = subprocess.Popen([_tool("pg_restore"), "-f", "-", path], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
     decoder = codecs.getincrementaldecoder("utf-8")()
     offset, bad = 0, None
@@ -205,13 +247,16 @@ def run_backup(settings, environ, keep_count=None, keep_days=None, include_redis
         os.makedirs(partial, mode=0o700)
         use_connection(settings, environ)
         version = server_version()
-        compression = files.compression_for(version.split(".")[0])
+        # The dump's format is pg_dump's (the client's) choice, whatever the server's major.
+        client = _client_major()
+        check_dumpable(version, client, aio_settings.service_address(settings, "postgres") if _external() else "")
+        compression = files.compression_for(client)
         dump_database(settings["postgres"]["database"], os.path.join(partial, "database.dump"), compression)
         if _external():
             # pg_dumpall needs a superuser; a managed server's roles are its provider's to keep.
             roles = b"-- roles of the external PostgreSQL are managed by its provider; not dumped\n"
         else:
-            roles = _run_postgres([pgtools.binary("pg_dumpall"), "--roles-only", "--no-role-passwords"],
+            roles = _run_postgres([_tool("pg_dumpall"), "--roles-only", "--no-role-passwords"],
                                   "roles").stdout
         with open(os.path.join(partial, "roles.sql"), "wb") as handle:
             handle.write(roles)
@@ -219,7 +264,8 @@ def run_backup(settings, environ, keep_count=None, keep_days=None, include_redis
         if include_redis:
             redis_snapshot(settings, environ, os.path.join(partial, "redis.rdb"))
         entries = {entry: files.file_entry(os.path.join(partial, entry)) for entry in sorted(os.listdir(partial))}
-        manifest_ = files.manifest(now, {"glitchtip": settings.get("version"), "postgres": version}, entries,
+        versions = {"glitchtip": settings.get("version"), "postgres": version, "pg_dump": str(client)}
+        manifest_ = files.manifest(now, versions, entries,
                                    compression if ":" in compression else "gzip:" + compression)
         with open(os.path.join(partial, files.MANIFEST), "w", encoding="utf-8") as handle:
             json.dump(manifest_, handle, indent=2, sort_keys=True)
@@ -350,6 +396,7 @@ class Restore:
         directory = files.resolve(root, which)
         report["backup"] = directory
         dump = os.path.join(directory, "database.dump")
+        check_restorable(files.read_manifest(directory), _client_major())
         if dry_run:
             manifest_ = verify(directory, check_utf8=False)
             self.step("verify", verified_detail(manifest_))
@@ -376,7 +423,7 @@ class Restore:
             jobs = "--jobs=%d" % max(1, os.cpu_count() or 1)
             # An external server's app role owns what it restores (it cannot take other owners' names).
             owner = ["--no-owner", "--no-privileges"] if _external() else []
-            restoring = subprocess.Popen([pgtools.binary("pg_restore"), "--exit-on-error", jobs] + owner
+            restoring = subprocess.Popen([_tool("pg_restore"), "--exit-on-error", jobs] + owner
                                          + ["-d", scratch, dump],
                                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=_postgres_env())
             read_error = full_read.exception()

@@ -57,7 +57,7 @@ def fsync_path(path):
 
 
 def compression_for(pg_major):
-    """pg_dump's --compress value: zstd from PostgreSQL 16 (which names methods), gzip level 6 before."""
+    """pg_dump's --compress value for pg_dump of that major: zstd from 16 (which names methods), gzip level 6 before."""
     return "zstd:3" if int(pg_major) >= 16 else "6"
 
 

@@ -54,20 +54,31 @@ def cmd_manage(args, settings, environ):
 
 
 def cmd_psql(args, settings, environ):
-    """psql on the GlitchTip database as the postgres superuser (root maps to it through pg_ident)."""
+    """psql on the GlitchTip database: the embedded one as the postgres superuser (root maps to it through
+    pg_ident); an external one as the app role, its password and sslmode in the environment (a managed
+    server gives no superuser)."""
     from . import pgtools
     pg = settings["postgres"]
-    os.execvpe(pgtools.binary("psql"), ["psql", "-h", pgtools.SOCKET_DIR, "-p", str(pg["port"]), "-U", "postgres",
-                                        "-d", pg["database"]] + args.arguments,
-               aio_settings.service_environment(environ))
+    env = aio_settings.service_environment(environ)
+    if aio_settings.service_external(settings, "postgres"):
+        env.update(aio_settings.libpq_environment(settings, environ))
+        argv = ["psql"]
+    else:
+        argv = ["psql", "-h", pgtools.SOCKET_DIR, "-p", str(pg["port"]), "-U", "postgres", "-d", pg["database"]]
+    os.execvpe(pgtools.binary("psql"), argv + args.arguments, env)
 
 
 def cmd_redis_cli(args, settings, environ):
-    """redis-cli with the password from the environment (REDISCLI_AUTH), never on a command line."""
+    """redis-cli on the deployment's Redis (embedded or external) with the password from the environment
+    (REDISCLI_AUTH), never on a command line."""
+    redis = settings["redis"]
     env = aio_settings.service_environment(environ)
     if environ.get(aio_settings.REDIS_PASSWORD_ENV):
         env["REDISCLI_AUTH"] = environ[aio_settings.REDIS_PASSWORD_ENV]
-    os.execvpe("redis-cli", ["redis-cli", "-p", str(settings["redis"]["port"])] + args.arguments, env)
+    argv = ["redis-cli", "-h", redis.get("host", "127.0.0.1"), "-p", str(redis["port"])]
+    argv += ["-n", str(redis["db"])] if redis.get("db") else []
+    argv += ["--tls"] if redis.get("tls") else []
+    os.execvpe("redis-cli", argv + args.arguments, env)
 
 
 def restart_log(settings):
@@ -247,9 +258,9 @@ def build_parser():
     preflight.add_argument("--json", action="store_true")
     manage = sub.add_parser("manage", help="run GlitchTip's manage.py as the app user")
     manage.add_argument("arguments", nargs=argparse.REMAINDER)
-    psql = sub.add_parser("psql", help="psql on the GlitchTip database as the postgres superuser")
+    psql = sub.add_parser("psql", help="psql on the GlitchTip database (as postgres; as the app role when external)")
     psql.add_argument("arguments", nargs=argparse.REMAINDER)
-    redis_cli = sub.add_parser("redis-cli", help="redis-cli, authenticated from the environment")
+    redis_cli = sub.add_parser("redis-cli", help="redis-cli on the deployment's Redis, authenticated from the environment")
     redis_cli.add_argument("arguments", nargs=argparse.REMAINDER)
     sub.add_parser("user", help="create or update a user from a JSON request on stdin; prints a JSON report")
     logs = sub.add_parser("logs", help="last lines of one program's log, secrets redacted")

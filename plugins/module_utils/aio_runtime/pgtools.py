@@ -3,36 +3,77 @@
 # MIT License (see LICENSE)
 """Finding and calling the PostgreSQL binaries installed in the image.
 
-The major version is detected from what the package manager installed, never
-hard-coded: the image role installs the distribution's default PostgreSQL.
+The major versions are detected from what the package manager installed, never
+hard-coded: the image role installs the distribution's default PostgreSQL, or only
+its client (``postgresql-client``: psql, pg_dump, pg_restore, pg_isready,
+pg_dumpall, but no ``bin/postgres``) when the services are external. The two
+majors are kept apart: the **server** major is what the embedded cluster must
+match; the **client** major is what pg_dump can dump (a server of the same or
+an older major) and restore (archives of the same or an older pg_dump).
 """
 
 from __future__ import annotations
 
 import glob
 import os
+import re
 
 PG_LIB = "/usr/lib/postgresql"
 SOCKET_DIR = "/run/postgresql"
+# A program only the server package has, and one every client package has.
+SERVER_PROGRAM = "postgres"
+CLIENT_PROGRAM = "pg_dump"
 
 
 class PostgresNotInstalled(Exception):
     pass
 
 
-def installed_major(lib_dir=PG_LIB):
-    """The one installed major version (e.g. "15"), from /usr/lib/postgresql/<major>/bin."""
-    majors = sorted(major for major in (os.path.basename(os.path.dirname(os.path.dirname(path)))
-                                        for path in glob.glob(os.path.join(lib_dir, "*", "bin", "postgres")))
-                    if major.replace(".", "").isdigit())
+def _numeric(major):
+    return [int(part) for part in major.split(".")]
+
+
+def majors_with(name, lib_dir=None):
+    """Installed majors (e.g. ["15", "17"], oldest first) whose /usr/lib/postgresql/<major>/bin has `name`."""
+    lib_dir = lib_dir or PG_LIB
+    majors = [os.path.basename(os.path.dirname(os.path.dirname(path)))
+              for path in glob.glob(os.path.join(glob.escape(lib_dir), "*", "bin", name))]
+    return sorted((major for major in majors if re.match(r"^[0-9]+(\.[0-9]+)?$", major)), key=_numeric)
+
+
+def newest_major_with(name, lib_dir=None, what=None):
+    """The newest major that has `name`. Several majors happen mid-upgrade, or when a newer
+    client is added for an external server; the newest is the one the image was built for."""
+    lib_dir = lib_dir or PG_LIB
+    majors = majors_with(name, lib_dir)
     if not majors:
-        raise PostgresNotInstalled("no PostgreSQL server under %s" % lib_dir)
-    # Several majors only happen mid-upgrade; the newest is the one the image was built for.
-    return max(majors, key=lambda major: [int(part) for part in major.split(".")])
+        raise PostgresNotInstalled("no PostgreSQL %s under %s (looked for <major>/bin/%s)"
+                                   % (what or name, lib_dir, name))
+    return majors[-1]
 
 
-def binary(name, lib_dir=PG_LIB):
-    return os.path.join(lib_dir, installed_major(lib_dir), "bin", name)
+def server_major(lib_dir=None):
+    """The PostgreSQL server's major (e.g. "17"); PostgresNotInstalled on a client-only image."""
+    return newest_major_with(SERVER_PROGRAM, lib_dir, what="server")
+
+
+def client_major(lib_dir=None):
+    """The major of the client tools (pg_dump, pg_restore, psql), with or without a server."""
+    return newest_major_with(CLIENT_PROGRAM, lib_dir, what="client")
+
+
+def binary(name, lib_dir=None):
+    """Full path of a PostgreSQL program from the newest major that has it: the server's programs
+    (postgres, initdb) from the server package, the clients' from the newest client."""
+    return os.path.join(lib_dir or PG_LIB, newest_major_with(name, lib_dir), "bin", name)
+
+
+def version_major(version):
+    """17 of "17.2 (Debian 17.2-1)", 16 of "16beta1", 9 of "9.6.24" (older than any client since 10)."""
+    match = re.match(r"^\s*([0-9]+)", version or "")
+    if not match:
+        raise ValueError("not a PostgreSQL version: %r" % version)
+    return int(match.group(1))
 
 
 def quote_literal(value):

@@ -39,7 +39,7 @@ def postgres_argv(settings, pgdata):
 
 def start_postgres(settings, environ):
     pgdata = settings["paths"]["pgdata"]
-    major = pgtools.installed_major()
+    major = pgtools.server_major()
     _own(os.path.dirname(pgdata), "postgres", 0o700)
     os.makedirs(pgtools.SOCKET_DIR, exist_ok=True)
     _own(pgtools.SOCKET_DIR, "postgres", 0o2775)

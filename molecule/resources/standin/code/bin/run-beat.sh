@@ -2,5 +2,5 @@
 set -e
 cd "$(dirname "$0")/.."
 
-exec python3 -m celery -A glitchtip beat -l info \
+exec celery -A glitchtip beat -l info \
     -s "${CELERY_BEAT_SCHEDULE_FILENAME:-/tmp/celerybeat-schedule}"

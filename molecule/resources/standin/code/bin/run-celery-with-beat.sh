@@ -2,6 +2,6 @@
 set -e
 cd "$(dirname "$0")/.."
 
-exec python3 -m celery -A glitchtip worker -B -l info \
+exec celery -A glitchtip worker -B -l info --pool threads \
     -s "${CELERY_BEAT_SCHEDULE_FILENAME:-/tmp/celerybeat-schedule}" \
     --concurrency "${CELERY_WORKER_CONCURRENCY:-2}"

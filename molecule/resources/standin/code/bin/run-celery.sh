@@ -2,5 +2,5 @@
 set -e
 cd "$(dirname "$0")/.."
 
-exec python3 -m celery -A glitchtip worker -l info \
+exec celery -A glitchtip worker -l info --pool threads \
     --concurrency "${CELERY_WORKER_CONCURRENCY:-2}"

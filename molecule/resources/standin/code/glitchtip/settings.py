@@ -5,6 +5,7 @@ that an image built FROM it is configured the same way. Nothing here prints
 a secret or a connection URL.
 """
 import os
+import time
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -12,6 +13,20 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def _startup_cost(seconds):
+    """Spend this much CPU, as the real app's imports do (seconds per process on 2 cores).
+
+    CPU time, not a sleep: processes starting together compete for the cores as real
+    ones do, so start, restart and rolling-deploy figures measured on the stand-in hold.
+    """
+    deadline = time.process_time() + seconds
+    while time.process_time() < deadline:
+        sum(range(1000))
+
+
+_startup_cost(float(os.environ.get("STANDIN_IMPORT_SECONDS", "3")))
 
 
 def env_str(name, default=None):
@@ -54,14 +69,11 @@ GLITCHTIP_VERSION = env_str("GLITCHTIP_VERSION", "5.2-standin")
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["*"])
 
-# GlitchTip 5 (Django 5) takes full origins ("https://example.com"); Django 3.2
-# compares bare host names, so the scheme is stripped here.
-CSRF_TRUSTED_ORIGINS = [
-    urlsplit(origin).netloc if "://" in origin else origin
-    for origin in env_list("CSRF_TRUSTED_ORIGINS", [])
-]
-if GLITCHTIP_URL.netloc and GLITCHTIP_URL.netloc not in CSRF_TRUSTED_ORIGINS:
-    CSRF_TRUSTED_ORIGINS.append(GLITCHTIP_URL.netloc)
+# Full origins ("https://example.com"), as Django 4+ and GlitchTip take them.
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+_domain_origin = "%s://%s" % (GLITCHTIP_URL.scheme, GLITCHTIP_URL.netloc)
+if GLITCHTIP_URL.netloc and _domain_origin not in CSRF_TRUSTED_ORIGINS:
+    CSRF_TRUSTED_ORIGINS.append(_domain_origin)
 
 ENABLE_USER_REGISTRATION = env_bool("ENABLE_USER_REGISTRATION", True)
 ENABLE_ORGANIZATION_CREATION = env_bool("ENABLE_ORGANIZATION_CREATION", False)
@@ -114,9 +126,6 @@ if env_str("DATABASE_HOST"):
             "PORT": env_str("DATABASE_PORT", "5432"),
         }
     )
-# dj-database-url 0.5.0 names the engine "postgresql_psycopg2", an alias that
-# Django 3.0 removed.
-DATABASES["default"]["ENGINE"] = "django.db.backends.postgresql"
 DATABASES["default"]["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 0)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -132,8 +141,11 @@ CELERY_BEAT_SCHEDULE_FILENAME = env_str(
 CELERY_BEAT_SCHEDULE = {
     "heartbeat": {"task": "events.tasks.heartbeat", "schedule": 15.0},
 }
-# Django 3.2 has no Redis cache backend; the stand-in keeps its cache local.
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# As GlitchTip's settings read them; the worker's command-line options win over these.
+CELERY_WORKER_CONCURRENCY = env_int("CELERY_WORKER_CONCURRENCY", 2)
+CELERY_WORKER_PREFETCH_MULTIPLIER = env_int("CELERY_WORKER_PREFETCH_MULTIPLIER", 4)
+# The cache lives in the same Valkey/Redis, as GlitchTip's does.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": VALKEY_URL}}
 
 AUTH_USER_MODEL = "users.User"
 AUTH_PASSWORD_VALIDATORS = [

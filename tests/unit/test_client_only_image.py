@@ -1,0 +1,168 @@
+# -*- coding: utf-8 -*-
+"""An image built with glitchtip_image_embedded_services: false has postgresql-client alone
+(psql, pg_dump, pg_restore, pg_isready, pg_dumpall under /usr/lib/postgresql/<major>/bin, no
+bin/postgres). Its PostgreSQL probe, readiness check, backup and restore checks run on such a
+tree of fake client programs (shell scripts that log how they were called)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import stat
+import types
+
+import pytest
+
+from ansible_collections.glitchtip.aio.plugins.module_utils.aio_runtime import (
+    backup, backup_files, health, launcher, pgtools, probes, settings as aio_settings)
+
+BAKED = {
+    "app": {"user": "app", "dir": "/code"}, "profile": {"broker_env": ["REDIS_URL"]}, "web": {"port": 8000},
+    "postgres": {"user": "glitchtip", "database": "glitchtip", "port": 5432}, "redis": {"port": 6379},
+    "programs": {"web": {}}, "paths": {}, "version": "5.2",
+}
+EXTERNAL = {"AIO_DB_HOST": "db.example.net", "AIO_DB_PORT": "5433", "AIO_DB_PASSWORD": "pw",
+            "AIO_REDIS_URL": "redis://cache.example.net:6379/0"}
+CLIENT_MAJOR = "17"
+
+# Each fake logs "<name> $PGHOST $PGUSER <argv>" and answers what backup.py and probes.py ask.
+FAKES = {
+    "psql": """sql=$(for a; do [ "$prev" = -c ] && printf %s "$a"; prev=$a; done)
+case " $* " in *" -f - "*) sql=$(cat);; esac
+case "$sql" in
+  *server_version*) cat {version};;
+  *pg_stat_activity*) echo '1|3';;
+esac""",
+    "pg_dump": """for a; do [ "$prev" = -f ] && printf 'PGDMP fake dump\\n' > "$a"; prev=$a; done""",
+    "pg_restore": """for a; do last=$a; done; [ "$2" = - ] && cat "$last"; true""",
+    "pg_isready": "true",
+    "pg_dumpall": "echo '-- roles'",
+}
+
+
+@pytest.fixture
+def client_only(tmp_path, monkeypatch):
+    """A /usr/lib/postgresql with postgresql-client-17 only; returns (server version file, call log)."""
+    lib, log, version = tmp_path / "lib", tmp_path / "calls.log", tmp_path / "server_version"
+    bin_dir = lib / CLIENT_MAJOR / "bin"
+    bin_dir.mkdir(parents=True)
+    version.write_text("15.8\n")
+    for name, body in FAKES.items():
+        path = bin_dir / name
+        path.write_text("#!/bin/sh\necho \"%s $PGHOST $PGUSER $*\" >> %s\n%s\n"
+                        % (name, shlex.quote(str(log)), body.replace("{version}", shlex.quote(str(version)))))
+        path.chmod(path.stat().st_mode | stat.S_IXUSR)
+    monkeypatch.setattr(pgtools, "PG_LIB", str(lib))
+    yield version, log
+    backup.use_connection(aio_settings.effective(BAKED, {}), {})  # the module's state as other tests expect it
+
+
+# supervisord as a restore's check mode asks it (which app programs run here).
+RPC = types.SimpleNamespace(supervisor=types.SimpleNamespace(
+    getAllProcessInfo=lambda: [{"name": "web", "statename": "RUNNING"}]))
+
+
+def calls(log, name):
+    return [line.split()[1:] for line in log.read_text().splitlines() if line.split()[0] == name] \
+        if log.exists() else []
+
+
+def external_settings(tmp_path):
+    settings = aio_settings.effective(BAKED, EXTERNAL)
+    settings["paths"] = {"uploads": str(tmp_path / "uploads"), "backups": str(tmp_path / "backups")}
+    os.makedirs(settings["paths"]["uploads"])
+    return settings
+
+
+def test_the_postgres_probe_logs_in_with_the_client_alone(client_only, tmp_path):
+    _, log = client_only
+    component = probes.probe_postgres(external_settings(tmp_path), EXTERNAL)
+    assert component["status"] == health.OK, component
+    assert calls(log, "psql")[0][:2] == ["db.example.net", "glitchtip"]
+
+
+def test_readiness_of_an_external_server_uses_the_clients_pg_isready(client_only, tmp_path):
+    _, log = client_only
+    assert launcher.postgres_ready(external_settings(tmp_path))
+    assert calls(log, "pg_isready")[0][-4:] == ["-h", "db.example.net", "-p", "5433"]
+
+
+def test_a_backup_of_an_external_server_runs_on_the_client_alone(client_only, tmp_path):
+    _, log = client_only
+    settings = external_settings(tmp_path)
+    report = backup.run_backup(settings, EXTERNAL)
+    assert report["ok"], report
+    with open(os.path.join(report["path"], backup_files.MANIFEST), encoding="utf-8") as handle:
+        manifest = json.load(handle)
+    # The server is 15, the client 17: the dump's compression is pg_dump's choice, and the manifest says whose.
+    assert manifest["versions"] == {"glitchtip": "5.2", "postgres": "15.8", "pg_dump": CLIENT_MAJOR}
+    assert manifest["compression"] == "zstd:3"
+    [dump] = calls(log, "pg_dump")
+    assert dump[:2] == ["db.example.net", "glitchtip"] and "--compress=zstd:3" in dump
+    assert not calls(log, "pg_dumpall")  # no superuser on a managed server
+
+
+def test_a_server_newer_than_the_client_is_refused_before_anything_is_dumped(client_only, tmp_path):
+    version, log = client_only
+    version.write_text("18.1 (Debian 18.1-1.pgdg13+1)\n")
+    settings = external_settings(tmp_path)
+    with pytest.raises(backup.BackupError) as caught:
+        backup.run_backup(settings, EXTERNAL)
+    message = str(caught.value)
+    assert message.startswith("dump: the PostgreSQL server at db.example.net:5433 is version 18.1")
+    assert "pg_dump 17" in message and "glitchtip_image_extra_packages: [postgresql-client-18]" in message
+    assert not calls(log, "pg_dump")
+    assert os.listdir(settings["paths"]["backups"]) == []  # the partial directory is gone too
+
+
+def test_without_any_client_a_backup_names_what_is_missing(tmp_path, monkeypatch):
+    monkeypatch.setattr(pgtools, "PG_LIB", str(tmp_path / "empty"))
+    with pytest.raises(backup.BackupError, match=r"^prepare: no PostgreSQL psql under .*empty"):
+        backup.run_backup(external_settings(tmp_path), EXTERNAL)
+
+
+@pytest.mark.parametrize("server, client, refused", [
+    ("15.8", 17, False), ("17.2", 17, False), ("9.6.24", 15, False), ("18.0", 17, True), ("16beta1", 15, True),
+])
+def test_check_dumpable(server, client, refused):
+    if refused:
+        with pytest.raises(backup.BackupError, match=r"^dump: the PostgreSQL server is version"):
+            backup.check_dumpable(server, client)
+    else:
+        backup.check_dumpable(server, client)
+
+
+@pytest.mark.parametrize("versions, refused", [
+    ({"postgres": "15.8", "pg_dump": "17"}, False),
+    ({"postgres": "15.8", "pg_dump": "15"}, False),
+    ({"postgres": "15.8"}, False),            # written before the manifest named pg_dump: the full read decides
+    ({"postgres": "18.1", "pg_dump": "18"}, True),
+])
+def test_check_restorable(versions, refused):
+    manifest = {"versions": versions}
+    if refused:
+        with pytest.raises(backup.BackupError, match=r"^verify: the backup was written by pg_dump 18 .*"
+                                                     r"pg_restore is 17.*postgresql-client-18"):
+            backup.check_restorable(manifest, 17)
+    else:
+        backup.check_restorable(manifest, 17)
+
+
+def test_a_restore_refuses_a_newer_pg_dumps_backup_before_reading_it(client_only, tmp_path):
+    _, log = client_only
+    settings = external_settings(tmp_path)
+    report = backup.run_backup(settings, EXTERNAL)
+    restore = backup.Restore(settings, EXTERNAL, rpc=RPC)
+    assert restore.run(report["name"], dry_run=True)["ok"]  # written by this client: readable
+    path = os.path.join(report["path"], backup_files.MANIFEST)
+    with open(path, encoding="utf-8") as handle:
+        manifest = json.load(handle)
+    manifest["versions"]["pg_dump"] = "18"
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(manifest, handle)
+    reads = len(calls(log, "pg_restore"))
+    for dry_run in (True, False):
+        with pytest.raises(backup.BackupError, match=r"^verify: the backup was written by pg_dump 18"):
+            backup.Restore(settings, EXTERNAL, rpc=RPC).run(report["name"], dry_run=dry_run)
+    assert len(calls(log, "pg_restore")) == reads
