@@ -79,8 +79,8 @@ def check_dumpable(server_version_text, client, where=""):
     server = pgtools.version_major(server_version_text)
     if server > client:
         raise BackupError("dump: the PostgreSQL server%s is version %s, newer than this image's pg_dump %d, "
-                          "which cannot dump it; %s" % (" at %s" % where if where else "", server_version_text,
-                                                         client, _extra_client_hint(server)))
+                          "which cannot dump it; %s"
+                          % (" at %s" % where if where else "", server_version_text, client, _extra_client_hint(server)))
 
 
 def check_restorable(manifest_, client):
