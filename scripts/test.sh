@@ -15,6 +15,14 @@ ansible-lint --profile production
 step "unit tests"
 python -m pytest -q tests/unit
 
+step "ansible-test sanity (the built collection)"
+scripts/sanity.sh
+
+step "changelog: CHANGELOG.md is what antsibull-changelog generates"
+antsibull-changelog lint
+antsibull-changelog generate
+git diff --exit-code -- CHANGELOG.md
+
 step "test fixtures: the GlitchTip 5.2 and 6.2 stand-in base images (built once, then cached)"
 molecule/resources/build-standin.sh 5.2 6.2
 

@@ -23,8 +23,8 @@ def _wrap(function):
 
 def health_row(component):
     """One readable line of a health component for playbook output."""
-    return "%-10s %-8s %7.1f ms  %s" % (component.get("name"), component.get("status"),
-                                         float(component.get("elapsed_ms", 0)), component.get("reason"))
+    return "%-10s %-8s %7.1f ms  %s" % (
+        component.get("name"), component.get("status"), float(component.get("elapsed_ms", 0)), component.get("reason"))
 
 
 class FilterModule:

@@ -67,10 +67,11 @@ class AioContainer:
     def secret_values(self, attrs=None):
         return environment_secrets(attrs if attrs is not None else self.inspect())
 
-    def exec_aio(self, args, timeout_note=""):
-        """Run ``aio ARGS`` as root in the container; returns (exit code, stdout, stderr)."""
+    def exec_aio(self, args, timeout_note="", environment=None):
+        """Run ``aio ARGS`` as root in the container (ENVIRONMENT on top of its own); (exit code, stdout, stderr)."""
         try:
-            exec_id = self.client.api.exec_create(self.name, ["/usr/local/bin/aio"] + list(args), user="root")
+            exec_id = self.client.api.exec_create(self.name, ["/usr/local/bin/aio"] + list(args), user="root",
+                                                  environment=environment)
             stdout, stderr = self.client.api.exec_start(exec_id, demux=True)
             code = self.client.api.exec_inspect(exec_id)["ExitCode"]
         except (APIError, DockerException) as exc:
@@ -189,8 +190,7 @@ def run_oneoff(client, image, args, environment, networks, name_prefix, timeout)
     name = "%s-oneoff-%s" % (name_prefix, uuid.uuid4().hex[:8])
     try:
         container = client.containers.create(
-            image, command=list(args), entrypoint=["/usr/local/bin/aio"], name=name,
-            environment={key: str(value) for key, value in environment.items()},
+            image, command=list(args), entrypoint=["/usr/local/bin/aio"], name=name, environment=environment,
             network=networks[0] if networks else None, labels={"org.glitchtip-aio.oneoff": "true"})
     except (APIError, DockerException) as exc:
         raise ContainerError("cannot create a one-off container from %s: %s" % (image, exc))
@@ -211,15 +211,55 @@ def run_oneoff(client, image, args, environment, networks, name_prefix, timeout)
     return code, out, err
 
 
+def oneoff_stand_in(container, image, networks):
+    """Why the named container cannot stand in for a one-off container of IMAGE, or None when it can.
+
+    Check mode creates no container, one-off ones included. The named container runs the same
+    code when it runs the same image and reaches the same services when it is on the same
+    networks; a check mode job then runs in it through exec, with the new environment.
+    """
+    attrs = container.inspect()
+    if attrs is None:
+        return "container %s does not exist" % container.name
+    if not attrs["State"].get("Running"):
+        return "container %s is not running" % container.name
+    try:
+        image_id = container.client.api.inspect_image(image)["Id"]
+    except NotFound:
+        return "image %s does not exist" % image
+    except (APIError, DockerException) as exc:
+        raise ContainerError("cannot inspect image %s: %s" % (image, exc))
+    if attrs.get("Image") != image_id:
+        return "container %s runs another image than %s" % (container.name, image)
+    missing = sorted(set(networks) - set((attrs.get("NetworkSettings") or {}).get("Networks") or {}))
+    if missing:
+        return "container %s is not on network(s) %s" % (container.name, ", ".join(missing))
+    return None
+
+
 def run_job(module, args, timeout):
-    """Run an ``aio`` job that prints a JSON report with ``ok`` and ``reason``; (report, error message)."""
+    """Run an ``aio`` job that prints a JSON report with ``ok`` and ``reason``; (report, error message).
+
+    With the image option the job runs in a one-off container of that image; in check mode in the
+    named container instead when it can stand in (see oneoff_stand_in), else not at all: the report
+    then says ``skipped`` and why.
+    """
     try:
         container = AioContainer(module.params["container"], module.params.get("docker_host"), timeout=timeout)
         if module.params.get("image"):
-            code, out, err = run_oneoff(container.client, module.params["image"], list(args) + ["--json"],
-                                        dict(module.params["environment"], **module.params["secret_environment"]),
-                                        module.params["networks"],
-                                        module.params["container"], timeout)
+            environment = dict(module.params["environment"], **module.params["secret_environment"])
+            environment = {key: str(value) for key, value in environment.items()}
+            if module.check_mode:
+                why_not = oneoff_stand_in(container, module.params["image"], module.params["networks"])
+                if why_not:
+                    return {"ok": True, "skipped": True, "steps": [],
+                            "reason": "not run: check mode creates no one-off container of %s, and %s"
+                                      % (module.params["image"], why_not)}, None
+                code, out, err = container.exec_aio(list(args) + ["--json"], environment=environment)
+            else:
+                code, out, err = run_oneoff(container.client, module.params["image"], list(args) + ["--json"],
+                                            environment, module.params["networks"], module.params["container"],
+                                            timeout)
             report = _json_report(args, code, out, err)
         else:
             _code, report = container.exec_aio_json(args)
@@ -231,9 +271,14 @@ def run_job(module, args, timeout):
 
 
 def finish_job(module, args, timeout):
-    """Run the job and end the module: changed when it ran for real, failed with its reason."""
+    """Run a job that always changes something when it succeeds (backup, restore) and end the module.
+
+    changed when it succeeded or, in check mode (the job's --dry-run), would succeed: a real run
+    then writes a backup or swaps the database. A failed job has changed nothing (it cleans up or
+    rolls back), so failed is never changed.
+    """
     report, error = run_job(module, args, timeout)
-    result = dict(changed=not module.check_mode and error is None, **(report or {}))
+    result = dict(changed=error is None, **(report or {}))
     result.pop("ok", None)
     if error:
         module.fail_json(msg=error, **result)

@@ -19,13 +19,16 @@ description:
     lost in a pipe.
   - Retention by count and/or age runs only after a successful backup and never deletes the newest one.
 version_added: 0.1.0
-author: glitchtip-aio contributors
+author: glitchtip-aio contributors (!UNKNOWN)
 extends_documentation_fragment:
   - glitchtip.aio.container
+  - glitchtip.aio.attributes
+  - glitchtip.aio.attributes.actiongroup_container
 attributes:
   check_mode:
     support: full
-    details: Says which backup would be written and what retention would delete; writes nothing.
+    details: Says which backup would be written (reported as C(changed), as the real run is) and what retention
+      would delete; writes nothing.
   diff_mode:
     support: none
   idempotent:
@@ -54,6 +57,28 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+job:
+  description: Always C(backup).
+  returned: when aio backup ran
+  type: str
+dry_run:
+  description: Whether this was a check mode run.
+  returned: success
+  type: bool
+reason:
+  description: What was written (C(written and verified)), what would be, or why it failed.
+  returned: when aio backup ran
+  type: str
+  sample: written and verified
+failed_step:
+  description: The step that failed (C(prepare), C(write), C(verify), C(redis), ...).
+  returned: failure
+  type: str
+versions:
+  description: GlitchTip and PostgreSQL server versions recorded in the manifest.
+  returned: success, outside check mode
+  type: dict
+  sample: {glitchtip: "5.2", postgres: "15.8"}
 path:
   description: Backup directory inside the container (under /data/backups, the host's <data_dir>/backups).
   returned: success
@@ -61,23 +86,24 @@ path:
   sample: /data/backups/glitchtip-20261127T030100Z
 name:
   description: Backup name.
-  returned: always
+  returned: success
   type: str
+  sample: glitchtip-20261127T030100Z
 files:
   description: Size and SHA-256 of each file.
-  returned: success
+  returned: success, outside check mode
   type: dict
 size:
   description: Total bytes.
-  returned: success
+  returned: success, outside check mode
   type: int
 seconds:
   description: Duration including verification.
-  returned: success
+  returned: success, outside check mode
   type: float
 deleted:
   description: Backups retention removed.
-  returned: success
+  returned: success, outside check mode
   type: list
   elements: str
 would_delete:

@@ -15,7 +15,9 @@ description:
     directory, which keeps a no-op deploy fast.
   - Parents are created as needed (owned by root, mode 0755).
 version_added: 0.1.0
-author: glitchtip-aio contributors
+author: glitchtip-aio contributors (!UNKNOWN)
+extends_documentation_fragment:
+  - glitchtip.aio.attributes
 attributes:
   check_mode:
     support: full
@@ -40,8 +42,12 @@ options:
         type: int
         required: true
       mode:
-        description: Octal mode such as V(0750).
-        type: str
+        description:
+          - Octal mode as a quoted string such as V("0750") (or the number YAML makes of an unquoted V(0750)), or a
+            symbolic mode such as V(u=rwx,g=rx,o=) as M(ansible.builtin.chmod) takes it.
+          - A symbolic mode applies to the directory's current mode; for a directory it creates, to the mode
+            C(mkdir) gives under the current umask, as M(ansible.builtin.file) does.
+        type: raw
         required: true
 """
 
@@ -51,6 +57,7 @@ EXAMPLES = r"""
     directories:
       - {path: /srv/glitchtip-aio/postgres, owner: 5101, mode: "0700"}
       - {path: /srv/glitchtip-aio/logs, owner: 0, mode: "0750"}
+      - {path: /srv/glitchtip-aio/run, owner: 0, mode: "u=rwx,go="}
 """
 
 RETURN = r"""
@@ -62,16 +69,39 @@ changed_paths:
 """
 
 import os
+import re
+import stat
 
 from ansible.module_utils.basic import AnsibleModule
+
+OCTAL_MODE = re.compile(r"^0?[0-7]{3,4}$")
+
+
+class NewDirectory:
+    """The stat a directory mkdir would create now has, for a symbolic mode to apply to."""
+
+    def __init__(self):
+        umask = os.umask(0)
+        os.umask(umask)
+        self.st_mode = stat.S_IFDIR | (0o777 & ~umask)
 
 
 def state_of(path):
     try:
-        stat = os.stat(path)
+        stat_ = os.stat(path)
     except FileNotFoundError:
-        return None
-    return {"uid": stat.st_uid, "gid": stat.st_gid, "mode": "%04o" % (stat.st_mode & 0o7777)}
+        return None, None
+    return stat_, {"uid": stat_.st_uid, "gid": stat_.st_gid, "mode": "%04o" % stat.S_IMODE(stat_.st_mode)}
+
+
+def wanted_mode(mode, current_stat):
+    """The numeric mode MODE asks for; ValueError when it is none."""
+    if isinstance(mode, int) and not isinstance(mode, bool):
+        return mode
+    mode = str(mode)
+    if OCTAL_MODE.match(mode):
+        return int(mode, 8)
+    return AnsibleModule._symbolic_mode_to_octal(current_stat or NewDirectory(), mode)
 
 
 def main():
@@ -80,17 +110,21 @@ def main():
             directories=dict(type="list", elements="dict", required=True, options=dict(
                 path=dict(type="path", required=True),
                 owner=dict(type="int", required=True),
-                mode=dict(type="str", required=True),
+                mode=dict(type="raw", required=True),
             )),
         ),
         supports_check_mode=True,
     )
     before, after, changed_paths = {}, {}, []
     for item in module.params["directories"]:
-        path, mode = item["path"], int(item["mode"], 8)
+        path = item["path"]
         if not os.path.isabs(path):
             module.fail_json(msg="directories: %r is not an absolute path" % path)
-        current = state_of(path)
+        current_stat, current = state_of(path)
+        try:
+            mode = wanted_mode(item["mode"], current_stat)
+        except ValueError as exc:
+            module.fail_json(msg="directories: %s: mode %r is neither octal nor symbolic: %s" % (path, item["mode"], exc))
         wanted = {"uid": item["owner"], "gid": item["owner"], "mode": "%04o" % mode}
         if current == wanted:
             continue

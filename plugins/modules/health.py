@@ -21,9 +21,11 @@ description:
     failing programs' logs, secrets redacted.
   - Read-only; runs the same in check mode.
 version_added: 0.1.0
-author: glitchtip-aio contributors
+author: glitchtip-aio contributors (!UNKNOWN)
 extends_documentation_fragment:
   - glitchtip.aio.container
+  - glitchtip.aio.attributes
+  - glitchtip.aio.attributes.actiongroup_container
 attributes:
   check_mode:
     support: full
@@ -160,8 +162,8 @@ class HealthChecker:
         }
         if outcome in ("failed", "timeout") or (outcome == "reported" and reason):
             if params["log_dir"]:
-                programs = health_rules.failing_programs(report or {}) or ["migrate", "web", "worker", "postgres",
-                                                                            "redis", "supervisord", "watchdog"]
+                programs = health_rules.failing_programs(report or {}) or [
+                    "migrate", "web", "worker", "postgres", "redis", "supervisord", "watchdog"]
                 result["log_tails"] = container_exec.program_log_tails(
                     params["log_dir"], programs, params["log_lines"],
                     self.container.secret_values(self.last_attrs))

@@ -17,9 +17,11 @@ description:
     restart's log) and C(watchdog) are single files; for them O(errors=true) keeps the lines at WARN level or worse.
   - Every secret of the container's environment (and its URL-quoted form) is replaced by C(********).
 version_added: 0.1.0
-author: glitchtip-aio contributors
+author: glitchtip-aio contributors (!UNKNOWN)
 extends_documentation_fragment:
   - glitchtip.aio.container
+  - glitchtip.aio.attributes
+  - glitchtip.aio.attributes.actiongroup_container
 attributes:
   check_mode:
     support: full

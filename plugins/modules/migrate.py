@@ -21,13 +21,21 @@ description:
   - With O(image), runs in a one-off container of that image instead (the environment and networks given), so
     a deploy of several hosts migrates once, with the new code, before any container is replaced.
 version_added: 0.1.0
-author: glitchtip-aio contributors
+author: glitchtip-aio contributors (!UNKNOWN)
 extends_documentation_fragment:
   - glitchtip.aio.container
+  - glitchtip.aio.attributes
+  - glitchtip.aio.attributes.actiongroup_container
 attributes:
   check_mode:
-    support: full
-    details: Lists the pending migrations and runs C(pgpartition --dry); applies nothing.
+    support: partial
+    details:
+      - Lists the pending migrations and runs C(pgpartition --dry); applies nothing. C(changed) is what a real run
+        would report.
+      - With O(image), no one-off container is created; the check runs in O(container) instead when it runs that
+        image, is running and is on every one of O(networks) (so the code and the reachable services are the
+        same), with O(environment) and O(secret_environment) on top of its own. Otherwise the task is skipped,
+        and RV(reason) says why.
   diff_mode:
     support: none
   idempotent:
@@ -93,6 +101,10 @@ failed_step:
   description: The step that failed (plan, migrate, partitions, busy).
   returned: failure
   type: str
+skipped:
+  description: V(true) when check mode could not run the check without creating a one-off container.
+  returned: check mode with O(image), when skipped
+  type: bool
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -119,7 +131,7 @@ def main():
     report, error = container_exec.run_job(module, args, timeout=module.params["timeout"])
     report = report or {}
     result = dict(changed=bool(report.get("changed")), steps=report.get("steps", []), reason=report.get("reason"))
-    for key in ("pending", "failed_step"):
+    for key in ("pending", "failed_step", "skipped"):
         if key in report:
             result[key] = report[key]
     if error:

@@ -16,14 +16,20 @@ description:
   - Fails with a message naming the service and the C(host:port) it tried. Meant to run before a deploy replaces
     any container.
   - Passes at once when neither service is external (C(AIO_DB_HOST) and C(AIO_REDIS_URL) unset).
-version_added: 0.2.0
-author: glitchtip-aio contributors
+version_added: 0.1.0
+author: glitchtip-aio contributors (!UNKNOWN)
 extends_documentation_fragment:
   - glitchtip.aio.container
+  - glitchtip.aio.attributes
+  - glitchtip.aio.attributes.actiongroup_container
 attributes:
   check_mode:
-    support: full
-    details: Runs in check mode too; it only reads, and its answer is what check mode should tell.
+    support: partial
+    details:
+      - It only reads, so a check run reports what a real one would, but no one-off container is created.
+      - The checks run in O(container) instead when it runs O(image), is running and is on every one of
+        O(networks) (so the code, the routes and the DNS are the same), with O(environment) and
+        O(secret_environment) on top of its own. Otherwise the task is skipped, and RV(reason) says why.
   diff_mode:
     support: none
   idempotent:
@@ -71,9 +77,13 @@ checks:
   type: dict
   sample: {postgres: {address: "db.example.net:5432", ok: true, reason: "SELECT 1 as glitchtip"}}
 reason:
-  description: One line per service, or the failures.
+  description: One line per service, or the failures, or why check mode skipped the checks.
   returned: always
   type: str
+skipped:
+  description: V(true) when check mode could not run the checks without creating a one-off container.
+  returned: check mode, when skipped
+  type: bool
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -90,6 +100,8 @@ def main():
     report, error = container_exec.run_job(module, ["preflight"], timeout=module.params["timeout"])
     report = report or {}
     result = dict(changed=False, checks=report.get("checks", {}), reason=report.get("reason", error))
+    if report.get("skipped"):
+        result["skipped"] = True
     if error:
         module.fail_json(msg=error, **result)
     module.exit_json(**result)

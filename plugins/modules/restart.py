@@ -19,13 +19,15 @@ description:
   - Notifications (Feishu card, generic webhook) are sent when O(notify=true); a failed notification is reported in
     RV(report.notifications) and never fails the module.
 version_added: 0.1.0
-author: glitchtip-aio contributors
+author: glitchtip-aio contributors (!UNKNOWN)
 extends_documentation_fragment:
   - glitchtip.aio.container
+  - glitchtip.aio.attributes
+  - glitchtip.aio.attributes.actiongroup_container
 attributes:
   check_mode:
     support: full
-    details: Runs the pre-checks only and says whether a restart would happen.
+    details: Runs the pre-checks only; C(changed) and RV(would_restart) say what a real run would restart.
   diff_mode:
     support: none
   idempotent:
@@ -52,12 +54,80 @@ EXAMPLES = r"""
 
 RETURN = r"""
 report:
-  description: What the restart did and saw (steps, before, after, post_check, summary, notifications).
+  description: What the restart did and saw, as the in-container C(aio restart --json) reports it.
   returned: always
   type: dict
+  contains:
+    job:
+      description: Always C(scheduled-restart).
+      type: str
+      returned: when aio restart ran
+    ok:
+      description: Whether the restart (or in check mode the pre-checks) succeeded.
+      type: bool
+      returned: when aio restart ran
+    reason:
+      description: One line saying what happened, what would, or why nothing was restarted.
+      type: str
+      returned: when aio restart ran
+      sample: web and worker restarted and healthy
+    dry_run:
+      description: Whether this was a check mode run.
+      type: bool
+      returned: when aio restart ran
+    started_at:
+      description: Start time, ISO 8601 in the container's time zone.
+      type: str
+      returned: when aio restart ran
+    seconds:
+      description: Duration of the whole run.
+      type: float
+      returned: when aio restart ran
+    before:
+      description: PIDs, web worker PIDs, memory, disk and load before the restart.
+      type: dict
+      returned: when aio restart ran
+    after:
+      description: The same figures after the restart.
+      type: dict
+      returned: when something was restarted
+    steps:
+      description: One entry per program acted on, with C(program), C(action), C(ok), C(seconds) and C(detail).
+      type: list
+      elements: dict
+      returned: when aio restart ran
+    restarted:
+      description: The programs acted on (the same as RV(restarted)).
+      type: list
+      elements: str
+      returned: when aio restart ran
+    would_restart:
+      description: In check mode, the programs a real run would restart (the same as RV(would_restart)).
+      type: list
+      elements: str
+      returned: check mode, when the pre-checks passed
+    post_check:
+      description: Status and reason of every component after the restart.
+      type: dict
+      returned: when something was restarted
+    summary:
+      description: C([label, text]) pairs, the lines of the notifications and of the restart log.
+      type: list
+      elements: list
+      returned: when aio restart ran
+    notifications:
+      description: Per receiver (C(feishu), C(webhook)), whether it was C(delivered), the C(attempts) and the C(reason).
+      type: dict
+      returned: with O(notify=true), outside check mode
 restarted:
   description: Programs restarted.
   returned: always
+  type: list
+  elements: str
+  sample: [web, worker]
+would_restart:
+  description: In check mode, the programs a real run would restart; empty when the pre-checks refuse.
+  returned: check mode
   type: list
   elements: str
   sample: [web, worker]
@@ -85,7 +155,10 @@ def main():
         args.append("--notify")
     report, error = container_exec.run_job(module, args, timeout=module.params["deadline"] * 2 + 120)
     report = report or {}
-    result = dict(changed=bool(report.get("restarted")), report=report, restarted=report.get("restarted", []))
+    result = dict(changed=bool(report.get("restarted") or report.get("would_restart")), report=report,
+                  restarted=report.get("restarted", []))
+    if module.check_mode:
+        result["would_restart"] = report.get("would_restart", [])
     if error:
         module.fail_json(msg=error, **result)
     module.exit_json(**result)

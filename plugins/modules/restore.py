@@ -20,14 +20,16 @@ description:
   - On any failure the live database and uploads are put back as they were, the services are started again, and the
     error names the step that failed.
 version_added: 0.1.0
-author: glitchtip-aio contributors
+author: glitchtip-aio contributors (!UNKNOWN)
 extends_documentation_fragment:
   - glitchtip.aio.container
+  - glitchtip.aio.attributes
+  - glitchtip.aio.attributes.actiongroup_container
 attributes:
   check_mode:
     support: full
     details: Verifies the backup (manifest, checksums, a full read of every archive) and returns in RV(would) what a
-      real run would do; changes nothing.
+      real run would do, reported as C(changed) as the real run is; changes nothing.
   diff_mode:
     support: none
   idempotent:
@@ -55,6 +57,26 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+job:
+  description: Always C(restore).
+  returned: when aio restore ran
+  type: str
+dry_run:
+  description: Whether this was a check mode run.
+  returned: when the backup was found
+  type: bool
+manifest:
+  description: The verified backup's manifest (created, versions, compression, files with size and SHA-256).
+  returned: check mode, when the backup verified
+  type: dict
+touched:
+  description: Always V(false) when present; the backup was refused before anything was touched.
+  returned: when the backup was refused
+  type: bool
+seconds:
+  description: Duration of the restore.
+  returned: outside check mode, when the backup was accepted
+  type: float
 backup:
   description: The backup restored (or refused).
   returned: when found

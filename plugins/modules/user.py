@@ -20,15 +20,19 @@ description:
     existing user; a new user gets Django's defaults (active, not staff, not superuser).
   - Memberships listed in O(organizations) are added, or their role is changed; memberships not listed are kept.
 version_added: 0.1.0
-author: glitchtip-aio contributors
+author: glitchtip-aio contributors (!UNKNOWN)
 extends_documentation_fragment:
   - glitchtip.aio.container
+  - glitchtip.aio.attributes
+  - glitchtip.aio.attributes.actiongroup_container
 attributes:
   check_mode:
     support: full
     details: Reports the same C(changed) and C(changes) a real run would, and writes nothing.
   diff_mode:
-    support: none
+    support: full
+    details: The user before and after (in check mode, as it would be); a password change shows as
+      C(********) becoming C(******** (new)), never the password or its hash.
   idempotent:
     support: full
     details: The password is compared with Django's password check, so an unchanged password is not reported.
@@ -180,6 +184,16 @@ def last_json_line(text):
     return None
 
 
+def user_diff(report):
+    """before/after of the user (RV(user)'s fields); the password only as a marker that it changes."""
+    before, after = dict(report.get("before") or {}), dict(report["user"])
+    if "password" in report["changes"]:
+        if before:
+            before["password"] = "********"
+        after["password"] = "******** (new)"
+    return {"before": before, "after": after}
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -218,8 +232,11 @@ def main():
         # The reason names the field or organization; the e-mail says which user of a list it was.
         module.fail_json(msg="%s: %s" % (module.params["email"], report.get("reason") or "aio user failed (exit %d)"
                                          % code), changed=False)
-    module.exit_json(changed=report["changed"], created=report["created"], changes=report["changes"],
-                     user=report["user"], msg=report["reason"])
+    result = dict(changed=report["changed"], created=report["created"], changes=report["changes"],
+                  user=report["user"], msg=report["reason"])
+    if module._diff:
+        result["diff"] = user_diff(report)
+    module.exit_json(**result)
 
 
 if __name__ == "__main__":

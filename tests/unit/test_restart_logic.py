@@ -272,6 +272,25 @@ def test_dry_run_touches_nothing(monkeypatch):
     assert rpc.calls == []
     assert "after" not in report
     assert world.programs["worker"] == "RUNNING" and not world.hupped
+    # What a real run would restart: check mode's changed.
+    assert report["would_restart"] == ["web", "worker"]
+    assert report["reason"] == "would reload web and restart the worker"
+
+
+@pytest.mark.parametrize("programs, would, reason", [
+    (["web"], ["web"], "would reload web"),
+    (["worker"], ["worker"], "would restart the worker"),
+    ([], [], "nothing to restart on this host"),
+])
+def test_dry_run_names_only_this_host_s_programs(monkeypatch, programs, would, reason):
+    world = World()
+    job, _rpc = _restart(world, monkeypatch)
+    # The host's programs as its settings list them; the probes still see the healthy world.
+    job.settings = dict(SETTINGS, programs={name: spec for name, spec in SETTINGS["programs"].items()
+                                            if name in programs or name not in ("web", "worker")})
+    monkeypatch.setattr(job, "probe", lambda components=restart.ALL: world.run_probes(SETTINGS, {}, components))
+    report = job.run(dry_run=True)
+    assert report["would_restart"] == would and report["reason"] == reason
 
 
 def test_run_healthy_path(monkeypatch):

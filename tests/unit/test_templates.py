@@ -221,7 +221,7 @@ def test_context_has_every_file(context):
                      glob.glob(os.path.join(REPO_ROOT, "plugins", "module_utils", "aio_runtime", "*.py")))
     assert all_files(context) == sorted([
         "Dockerfile", "bin/aio", "build/install-packages.sh", "build/settings.sh", "build/ca/corp-root.crt",
-        "etc/glitchtip-aio/aio.json", "etc/supervisor/supervisord.conf"]
+        "build/python/glitchtip_aio_gunicorn.py", "etc/glitchtip-aio/aio.json", "etc/supervisor/supervisord.conf"]
         + ["etc/supervisor/conf.d/%s.conf" % name for name in PROGRAM_NAMES] + runtime)
 
 

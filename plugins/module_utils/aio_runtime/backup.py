@@ -79,8 +79,8 @@ def check_dumpable(server_version_text, client, where=""):
     server = pgtools.version_major(server_version_text)
     if server > client:
         raise BackupError("dump: the PostgreSQL server%s is version %s, newer than this image's pg_dump %d, "
-                          "which cannot dump it; %s" % (" at %s" % where if where else "", server_version_text,
-                                                         client, _extra_client_hint(server)))
+                          "which cannot dump it; %s"
+                          % (" at %s" % where if where else "", server_version_text, client, _extra_client_hint(server)))
 
 
 def check_restorable(manifest_, client):
@@ -97,10 +97,10 @@ def _run_postgres(argv, step, stdin=None, stdout=None, input_text=None, timeout=
     """A PostgreSQL client as the postgres role; BackupError naming the step on failure."""
     proc = subprocess.run(argv, stdin=stdin, stdout=stdout if stdout is not None else subprocess.PIPE,
                           stderr=subprocess.PIPE, input=input_text.encode() if input_text is not None else None,
-                          env=_postgres_env(), timeout=timeout)
+                          env=_postgres_env(), timeout=timeout, check=False)
     if proc.returncode != 0:
-        raise BackupError("%s: %s exited with %d: %s" % (step, os.path.basename(argv[0]), proc.returncode,
-                                                           proc.stderr.decode("utf-8", "replace").strip()[-500:]))
+        raise BackupError("%s: %s exited with %d: %s" % (
+            step, os.path.basename(argv[0]), proc.returncode, proc.stderr.decode("utf-8", "replace").strip()[-500:]))
     return proc
 
 
@@ -131,7 +131,7 @@ def read_dump_fully(path, check_utf8=True):
     ``pg_restore --list`` passes truncated and corrupted dumps. With check_utf8 the SQL it yields must
     also be valid UTF-8 (the database's encoding), which catches damage in the uncompressed schema part."""
     if not check_utf8:
-        proc = subprocess.run([_tool("pg_restore"), "-f", os.devnull, path], capture_output=True)
+        proc = subprocess.run([_tool("pg_restore"), "-f", os.devnull, path], capture_output=True, check=False)
         if proc.returncode != 0:
             raise BackupError("verify: %s does not read back: %s" % (
                 os.path.basename(path), proc.stderr.decode("utf-8", "replace").strip()[-300:]))
@@ -197,7 +197,7 @@ def verify(directory, check_utf8=True):
             manifest_ = verify_files(directory)
         finally:
             read_error = full_read.exception() if full_read else None
-    if read_error:
+    if read_error is not None:
         raise read_error
     return manifest_
 
@@ -339,8 +339,8 @@ class Restore:
                 return report
             if time.monotonic() > deadline:
                 bad = ["%s: %s" % (n, c["reason"]) for n, c in report["components"].items() if c["status"] != health.OK]
-                raise BackupError("health: not healthy within %ds after the restore (%s)" % (self.deadline,
-                                                                                           "; ".join(bad)))
+                raise BackupError("health: not healthy within %ds after the restore (%s)"
+                                  % (self.deadline, "; ".join(bad)))
             time.sleep(0.5)
 
     def swap(self, incoming, outgoing):
@@ -404,8 +404,8 @@ class Restore:
             manifest_ = verify(directory, check_utf8=False)
             self.step("verify", verified_detail(manifest_))
             report.update(ok=True, manifest=manifest_, would=self.plan(manifest_, keep_rollback),
-                          reason="%s verified (%s); nothing was changed" % (os.path.basename(directory),
-                                                                           verified_detail(manifest_)))
+                          reason="%s verified (%s); nothing was changed"
+                          % (os.path.basename(directory), verified_detail(manifest_)))
             return report
         manifest_ = verify_files(directory)
         self.step("verify", "manifest and %d checksums ok" % len(manifest_["files"]))

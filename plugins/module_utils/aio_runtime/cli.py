@@ -41,8 +41,8 @@ def cmd_run(args, settings, environ):
     try:
         programs.start(args.program, settings, environ)
     except (launcher.StartError, aio_settings.SettingsError) as exc:
-        launcher.log("%s cannot start: %s" % (args.program, aio_settings.redact(str(exc),
-                                                                                 aio_settings.secret_values(environ))))
+        launcher.log("%s cannot start: %s"
+                     % (args.program, aio_settings.redact(str(exc), aio_settings.secret_values(environ))))
         return 1
     return 0
 
@@ -189,8 +189,8 @@ def cmd_migrate(args, settings, environ):
         report["notifications"] = notify.notify_all(report, environ, environ.get("GLITCHTIP_DOMAIN", "glitchtip"))
     if args.quiet:
         if not report["ok"]:
-            sys.stderr.write("%s FAILED: %s\n" % (report["job"], aio_settings.redact(report["reason"],
-                                                                                      aio_settings.secret_values(environ))))
+            sys.stderr.write("%s FAILED: %s\n" % (
+                report["job"], aio_settings.redact(report["reason"], aio_settings.secret_values(environ))))
             for step in report["steps"][-1:]:
                 for line in step["output"]:
                     sys.stderr.write("  %s\n" % line)

@@ -81,17 +81,17 @@ def snapshot(user, request, models, check_password):
     return current
 
 
-def describe(user, models, request, steps):
-    """The report's user: what is stored now, or in check mode what would be."""
+def describe(user, models, request, planned=None):
+    """The report's user: what is stored now, or with PLANNED (check mode's steps) what would be."""
     data = {"id": user.pk if user is not None else None,
             "email": user.get_username() if user is not None else request["email"],
             "name": getattr(user, "name", "") if user is not None else ""}
     data.update({field: getattr(user, field) if user is not None else default
                  for field, default in user_request.NEW_USER_FLAGS.items()})
     roles = memberships(models, user)
-    if request["check"]:
-        data.update(steps["fields"])
-        roles.update(steps["memberships"])
+    if planned:
+        data.update(planned["fields"])
+        roles.update(planned["memberships"])
     data["organizations"] = [{"slug": slug, "role": user_request.role_name(role, models.role_choices)}
                              for slug, role in sorted(roles.items())]
     return data
@@ -134,6 +134,8 @@ def apply(request):
             except ValueError as exc:
                 raise user_request.RequestError("organizations[%d].role" % index, str(exc))
         steps = user_request.plan(request, snapshot(user, request, models, check_password), roles)
+        # The user as stored before any change, for the module's diff; None for a new user.
+        before = describe(user, models, request) if user is not None else None
         if steps["password"]:
             # GlitchTip's AUTH_PASSWORD_VALIDATORS, as its sign-up and createsuperuser apply them.
             try:
@@ -154,7 +156,8 @@ def apply(request):
                 models.Membership.objects.update_or_create(
                     **{models.org_fk: organizations[slug], models.user_fk: user}, defaults={"role": role})
         return {"ok": True, "changed": bool(steps["changes"]), "created": steps["create"],
-                "changes": steps["changes"], "user": describe(user, models, request, steps),
+                "changes": steps["changes"], "before": before,
+                "user": describe(user, models, request, steps if request["check"] else None),
                 "reason": reason(request, steps["changes"])}
 
 

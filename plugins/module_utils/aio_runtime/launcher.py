@@ -38,7 +38,7 @@ def postgres_ready(settings):
     pg = settings["postgres"]
     host = pg["host"] if pg.get("external") else pgtools.SOCKET_DIR
     proc = subprocess.run([pgtools.binary("pg_isready"), "-q", "-t", "2", "-h", host, "-p", str(pg["port"])],
-                          capture_output=True)
+                          capture_output=True, check=False)
     return proc.returncode == 0
 
 
@@ -103,7 +103,7 @@ def run_as(user, argv, env, cwd=None, stdin_text=None):
     entry = pwd.getpwnam(user)
     env = dict(env, HOME=entry.pw_dir, USER=user, LOGNAME=user)
     proc = subprocess.run([str(arg) for arg in argv], env=env, cwd=cwd, input=stdin_text, text=True,
-                          preexec_fn=lambda: drop_privileges(user))
+                          preexec_fn=lambda: drop_privileges(user), check=False)
     return proc.returncode
 
 
@@ -113,5 +113,5 @@ def capture_as(user, argv, env, cwd=None, timeout=None):
     env = dict(env, HOME=entry.pw_dir, USER=user, LOGNAME=user)
     proc = subprocess.run([str(arg) for arg in argv], env=env, cwd=cwd, stdin=subprocess.DEVNULL,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout,
-                          preexec_fn=lambda: drop_privileges(user))
+                          preexec_fn=lambda: drop_privileges(user), check=False)
     return proc.returncode, proc.stdout.decode("utf-8", "replace")

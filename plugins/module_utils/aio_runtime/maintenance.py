@@ -110,6 +110,6 @@ class Maintenance:
 
     def _failed(self, report, step, what):
         report.update(ok=False, failed_step=step["name"],
-                      reason="%s: %s exited with %d: %s" % (what, step["command"], step["exit_code"],
-                                                           (step["output"] or ["no output"])[-1]))
+                      reason="%s: %s exited with %d: %s"
+                      % (what, step["command"], step["exit_code"], (step["output"] or ["no output"])[-1]))
         return report

@@ -40,7 +40,7 @@ def psql(settings, environ, sql, timeout=5.0):
     env = aio_settings.libpq_environment(settings, environ, timeout=timeout)
     env["PATH"] = os.environ.get("PATH", "/usr/bin:/bin")
     cmd = [pgtools.binary("psql"), "-XAtq", "-v", "ON_ERROR_STOP=1", "-c", sql]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout + 1)
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout + 1, check=False)
     return proc.returncode, proc.stdout.strip(), proc.stderr.strip()
 
 
@@ -102,7 +102,7 @@ def _read_reply(stream):
         data = stream.read(length + 2)
         return data[:-2].decode("utf-8", "replace")
     if kind == b"*":
-        return [_read_reply(stream) for _ in range(int(rest))]
+        return [_read_reply(stream) for _element in range(int(rest))]
     raise OSError("unexpected reply %r" % line[:20])
 
 
@@ -304,8 +304,8 @@ def probe_worker(settings, environ, supervisor_component, clock=time.time):
     if heartbeat is None:
         return health.component("worker", health.UNKNOWN, "process running, no heartbeat within %ss"
                                 % beat.get("wait_seconds", 2.5), _elapsed_ms(started), pid=worker.get("pid"))
-    return health.component("worker", health.OK, "heartbeat from %s (%s active)" % (heartbeat.get("hostname"),
-                                                                                   heartbeat.get("active")),
+    return health.component("worker", health.OK,
+                            "heartbeat from %s (%s active)" % (heartbeat.get("hostname"), heartbeat.get("active")),
                             _elapsed_ms(started), pid=worker.get("pid"), heartbeat=heartbeat)
 
 

@@ -22,6 +22,8 @@ import xmlrpc.client
 from . import health, probes
 
 ALL = ("supervisor", "postgres", "redis", "web", "worker", "host")
+# The programs a restart acts on, in order, and what it does to each (a host runs one or both).
+APP_STEPS = {"web": "reload web", "worker": "restart the worker"}
 
 
 def children(pid, proc="/proc"):
@@ -135,7 +137,11 @@ class Restart:
         if refusal:
             report.update(ok=False, reason="restarted nothing: %s" % refusal)
         elif dry_run:
-            report.update(ok=True, reason="would reload web and restart the worker")
+            # What a real run would restart, so check mode can say whether anything would change.
+            report["would_restart"] = [program for program in APP_STEPS if program in self.settings["programs"]]
+            actions = [APP_STEPS[program] for program in report["would_restart"]]
+            report.update(ok=True, reason="would %s" % " and ".join(actions) if actions
+                          else "nothing to restart on this host")
         else:
             # A web host has no worker to restart, a worker host no web server.
             for step in [step for program, step in (("web", self.reload_web), ("worker", self.restart_worker))
@@ -171,8 +177,8 @@ def summary(report):
     lines = [("result", report["reason"])]
     before, after = report.get("before", {}), report.get("after", {})
     for step in report.get("steps", []):
-        lines.append((step["program"], "%s in %.1fs (%s)" % (step["action"], step["seconds"],
-                                                            "ready" if step["ok"] else "NOT ready")))
+        lines.append((step["program"], "%s in %.1fs (%s)"
+                      % (step["action"], step["seconds"], "ready" if step["ok"] else "NOT ready")))
     if after:
         lines.append(("web workers", "%s -> %s" % (before.get("web_workers"), after.get("web_workers"))))
         lines.append(("worker pid", "%s -> %s" % (before.get("pids", {}).get("worker"),

@@ -17,6 +17,7 @@ import time
 
 from . import schedule
 
+
 def _backup_args(environ):
     args = ["backup"]
     for variable, flag in (("AIO_BACKUP_KEEP_COUNT", "--keep-count"), ("AIO_BACKUP_KEEP_DAYS", "--keep-days")):
@@ -56,7 +57,7 @@ def due_next(jobs, now):
 
 
 def run_forever(environ, log=sys.stderr, now=datetime.datetime.now, sleep=time.sleep,
-                run=lambda args: subprocess.run(["/usr/local/bin/aio"] + args).returncode):
+                run=lambda args: subprocess.run(["/usr/local/bin/aio"] + args, check=False).returncode):
     jobs = configured_jobs(environ)
     if not jobs:
         log.write("[aio scheduler] no job scheduled; idle\n")

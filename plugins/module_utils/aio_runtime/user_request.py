@@ -33,8 +33,8 @@ class RequestError(ValueError):
 
 def _optional(data, key, kind, kind_name):
     value = data.get(key)
-    # bool is an int in Python: "superuser": 1 must not pass as a flag, nor true as a name.
-    if value is not None and type(value) is not kind:
+    # bool is an int in Python, so kind is never int: "superuser": 1 must not pass as a flag, nor true as a name.
+    if value is not None and not isinstance(value, kind):
         raise RequestError(key, "must be %s or null, got %s" % (kind_name, type(value).__name__))
     return value
 
@@ -83,14 +83,14 @@ def parse_request(data):
         raise RequestError("password", "must not be empty (leave it out to keep the current one)")
     update_password = data.get("update_password") or "always"
     if update_password not in UPDATE_PASSWORD:
-        raise RequestError("update_password", "must be one of %s, got %r" % (", ".join(UPDATE_PASSWORD),
-                                                                            update_password))
+        raise RequestError("update_password",
+                           "must be one of %s, got %r" % (", ".join(UPDATE_PASSWORD), update_password))
     flags = {field: _optional(data, key, bool, "true or false") for key, field in FLAGS}
     # A superuser who cannot reach the admin is a trap; an explicit staff: false still wins.
     if flags["is_superuser"] and flags["is_staff"] is None:
         flags["is_staff"] = True
     check = data.get("check", False)
-    if type(check) is not bool:
+    if not isinstance(check, bool):
         raise RequestError("check", "must be true or false")
     return {"email": email, "password": password, "update_password": update_password,
             "name": _optional(data, "name", str, "a string"), "flags": flags,

@@ -58,7 +58,7 @@ def run(settings, environ, text):
         # -m with cwd /code: /code is sys.path[0] (GlitchTip's packages), not our runtime directory.
         proc = subprocess.run(["python3", "-m", "aio_runtime.django_user"], input=text, capture_output=True,
                               text=True, cwd=settings["app"]["dir"], env=env, timeout=TIMEOUT_SECONDS,
-                              preexec_fn=lambda: launcher.drop_privileges(settings["app"]["user"]))
+                              preexec_fn=lambda: launcher.drop_privileges(settings["app"]["user"]), check=False)
     except (OSError, KeyError, aio_settings.SettingsError, subprocess.TimeoutExpired) as exc:
         return failure(aio_settings.redact("cannot run the Django step: %s" % exc, secrets))
     return read_report(proc.returncode, proc.stdout, proc.stderr, secrets)
