@@ -24,15 +24,14 @@ import uuid
 
 import docker
 
+import backup  # bench/backup.py: this directory is on sys.path when run as bench/ingest.py
+
 DRAIN_LIMIT = 180  # seconds to wait for the backlog after the burst
 
 
 def psql(container, sql):
-    result = container.exec_run(["psql", "-h", "/run/postgresql", "-d", "glitchtip", "-XAtq", "-v",
-                                 "ON_ERROR_STOP=1", "-c", sql], user="postgres")
-    if result.exit_code != 0:
-        raise RuntimeError(result.output.decode())
-    return result.output.decode().strip()
+    """The rows of one statement as text (bench/backup.py's psql, which also times it)."""
+    return backup.psql(container, sql)[1].strip()
 
 
 def queue_length(container):
