@@ -57,11 +57,7 @@ def recap(proc, host="localhost"):
     lines = [line for line in proc.stdout.splitlines() if re.match(r"^%s\s+:\s+ok=" % re.escape(host), line)]
     assert lines, "no PLAY RECAP line for %s; exit %d:\n%s\n%s" % (host, proc.returncode, proc.stdout[-4000:],
                                                                  proc.stderr[-2000:])
-    totals = {}
-    for line in lines:  # deploy.yml has two plays; each prints its recap line
-        for key, value in re.findall(r"(\w+)=(\d+)", line):
-            totals[key] = int(value)
-    return totals
+    return {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)", lines[-1])}
 
 
 def health_body():
