@@ -166,3 +166,53 @@ def test_a_restore_refuses_a_newer_pg_dumps_backup_before_reading_it(client_only
         with pytest.raises(backup.BackupError, match=r"^verify: the backup was written by pg_dump 18"):
             backup.Restore(settings, EXTERNAL, rpc=RPC).run(report["name"], dry_run=dry_run)
     assert len(calls(log, "pg_restore")) == reads
+
+
+def restore_fakes(tmp_path, monkeypatch, server_version, psql_fails=False):
+    """A client-17 tree whose pg_restore writes a script on `-f -` and whose psql keeps what it ran."""
+    lib, ran, log = tmp_path / "lib", tmp_path / "psql.stdin", tmp_path / "calls.log"
+    bin_dir = lib / CLIENT_MAJOR / "bin"
+    bin_dir.mkdir(parents=True)
+    bodies = {
+        "pg_restore": """case " $* " in *" -f - "*) printf 'SET lock_timeout = 0;\\nSET transaction_timeout = 0;\\nCREATE TABLE t (a int);\\n';; esac""",
+        "psql": """case " $* " in *" -d scratch "*) cat > %s; exit %d;; esac
+echo %s""" % (shlex.quote(str(ran)), 3 if psql_fails else 0, shlex.quote(server_version)),
+    }
+    for name, body in bodies.items():
+        path = bin_dir / name
+        path.write_text("#!/bin/sh\necho \"%s $*\" >> %s\n%s\n" % (name, shlex.quote(str(log)), body))
+        path.chmod(path.stat().st_mode | stat.S_IXUSR)
+    (bin_dir / "pg_dump").write_text("")
+    monkeypatch.setattr(pgtools, "PG_LIB", str(lib))
+    backup.use_connection(aio_settings.effective(BAKED, EXTERNAL), EXTERNAL)
+    yield ran, log
+    backup.use_connection(aio_settings.effective(BAKED, {}), {})
+
+
+@pytest.fixture
+def older_server(tmp_path, monkeypatch):
+    yield from restore_fakes(tmp_path, monkeypatch, "15.8")
+
+
+def test_a_restore_into_an_older_server_leaves_out_what_it_does_not_know(older_server, tmp_path):
+    ran, log = older_server
+    how = backup.RestoreInto("scratch", str(tmp_path / "database.dump")).finish()
+    assert "one session through psql, without transaction_timeout" in how
+    assert ran.read_text() == "SET lock_timeout = 0;\nCREATE TABLE t (a int);\n"
+    [script] = [line for line in log.read_text().splitlines() if line.startswith("pg_restore")]
+    assert "--no-owner --no-privileges -f -" in script  # an external server's app role owns what it restores
+
+
+def test_a_restore_into_an_older_server_names_the_statement_that_failed(tmp_path, monkeypatch):
+    for ran, _log in restore_fakes(tmp_path, monkeypatch, "16.4", psql_fails=True):
+        with pytest.raises(backup.BackupError, match=r"^restore: psql exited with 3"):
+            backup.RestoreInto("scratch", str(tmp_path / "database.dump")).finish()
+        assert ran.exists()
+
+
+def test_a_restore_into_a_server_of_the_clients_major_runs_parallel_jobs(tmp_path, monkeypatch):
+    for ran, log in restore_fakes(tmp_path, monkeypatch, "17.2"):
+        how = backup.RestoreInto("scratch", str(tmp_path / "database.dump")).finish()
+        assert how.endswith(" jobs") and not ran.exists()
+        [restore] = [line for line in log.read_text().splitlines() if line.startswith("pg_restore")]
+        assert "--exit-on-error --jobs=" in restore and restore.endswith("-d scratch %s" % (tmp_path / "database.dump"))

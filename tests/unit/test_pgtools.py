@@ -276,3 +276,29 @@ def test_binary_path(tmp_path):
     make_install(tmp_path, "15", SERVER_PROGRAMS)
     make_install(tmp_path, "16", SERVER_PROGRAMS)
     assert pgtools.binary("pg_isready", str(tmp_path)) == os.path.join(str(tmp_path), "16", "bin", "pg_isready")
+
+
+@pytest.mark.parametrize("server, client, unknown", [
+    (15, 17, ["transaction_timeout"]), (16, 17, ["transaction_timeout"]), (17, 17, []), (17, 18, []),
+    (15, 15, []), (14, 16, []),  # a client older than 17 never sends it
+])
+def test_settings_unknown_to(server, client, unknown):
+    assert pgtools.settings_unknown_to(server, client) == unknown
+
+
+def test_without_settings_drops_only_those_statements_and_never_a_copys_data():
+    script = [
+        b"SET statement_timeout = 0;\n",
+        b"SET transaction_timeout = 0;\n",
+        b"SET client_encoding = 'UTF8';\n",
+        b"COPY public.notes (id, body) FROM stdin;\n",
+        b"1\tSET transaction_timeout = 0;\n",
+        b"SET transaction_timeout = 0;\n",  # a one-column row that reads like the statement
+        b"\\.\n",
+        b"\\connect glitchtip\n",
+        b"SET transaction_timeout = 0;\r\n",  # every session (after \connect) sends it again
+        b"SELECT 1;\n",
+    ]
+    kept = list(pgtools.without_settings(iter(script), ["transaction_timeout"]))
+    assert kept == [script[0], script[2], script[3], script[4], script[5], script[6], script[7], script[9]]
+    assert list(pgtools.without_settings(iter(script), [])) == script

@@ -15,6 +15,8 @@ import os
 import shutil
 import subprocess
 import tarfile
+import tempfile
+import threading
 import time
 import xmlrpc.client
 
@@ -300,6 +302,80 @@ class Refused(BackupError):
     """The backup failed verification; nothing running was touched."""
 
 
+class RestoreInto:
+    """pg_restore of a dump into a (scratch) database, in the background from construction on.
+
+    Same server major as the client (the embedded server, a current managed one): parallel jobs,
+    one per core, stopping on the first error; the scratch database is dropped on failure and only
+    ever swapped in whole, so no single transaction is needed. An older server: pg_restore writes
+    the script, less the session settings that server does not know, and psql runs it in one
+    session, stopping on the first error."""
+
+    def __init__(self, database, dump):
+        client = _client_major()
+        unknown = pgtools.settings_unknown_to(pgtools.version_major(server_version()), client)
+        # An external server's app role owns what it restores (it cannot take other owners' names).
+        owner = ["--no-owner", "--no-privileges"] if _external() else []
+        self.errors = [tempfile.TemporaryFile(), tempfile.TemporaryFile()]
+        self.copier = None
+        if not unknown:
+            jobs = max(1, os.cpu_count() or 1)
+            self.how = "%d jobs" % jobs
+            self.procs = [subprocess.Popen([_tool("pg_restore"), "--exit-on-error", "--jobs=%d" % jobs] + owner
+                                           + ["-d", database, dump], stdout=subprocess.DEVNULL,
+                                           stderr=self.errors[0], env=_postgres_env())]
+            return
+        self.how = "one session through psql, without %s, which the server's major does not know" % ", ".join(unknown)
+        script = subprocess.Popen([_tool("pg_restore")] + owner + ["-f", "-", dump], stdout=subprocess.PIPE,
+                                  stderr=self.errors[0])
+        load = subprocess.Popen([_tool("psql"), "-Xq", "-v", "ON_ERROR_STOP=1", "-d", database, "-f", "-"],
+                                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self.errors[1],
+                                env=_postgres_env())
+        self.procs = [script, load]
+        self.copier = threading.Thread(target=self._copy, args=(script.stdout, load.stdin, unknown), daemon=True)
+        self.copier.start()
+
+    @staticmethod
+    def _copy(script, load, unknown):
+        try:
+            for line in pgtools.without_settings(script, unknown):
+                load.write(line)
+        except BrokenPipeError:
+            pass  # psql stopped on an error: its exit code and message tell
+        finally:
+            script.close()
+            try:
+                load.close()
+            except BrokenPipeError:
+                pass
+
+    def kill(self):
+        for proc in self.procs:
+            proc.kill()
+        self._wait()
+
+    def _wait(self):
+        if self.copier is not None:
+            self.copier.join()
+        return [proc.wait() for proc in self.procs]
+
+    def finish(self):
+        """How it was restored; BackupError naming the failing program and its message."""
+        codes = self._wait()
+        failed = []
+        # Every stage that failed: when psql stops on an error, pg_restore fails writing to it.
+        for proc, code, errors in zip(self.procs, codes, self.errors):
+            if code != 0:
+                errors.seek(0)
+                message = errors.read().decode("utf-8", "replace").strip()
+                failed.append("%s exited with %d: %s" % (os.path.basename(proc.args[0]), code, message[-400:]))
+        for errors in self.errors:
+            errors.close()
+        if failed:
+            raise BackupError("restore: %s" % "; ".join(failed))
+        return self.how
+
+
 class Restore:
     """Verify, stop the app, restore into a scratch database, swap it in by rename, check, clean up."""
 
@@ -421,30 +497,19 @@ class Restore:
             # The full read of the dump runs beside the scratch restore; nothing running is touched
             # (services stay up, the live database untouched) until it has passed.
             full_read = pool.submit(read_dump_fully, dump, False)
-            # Parallel jobs (one per core), stop on the first error: the scratch database is dropped
-            # on failure and only ever swapped in whole, so no single transaction is needed.
-            jobs = "--jobs=%d" % max(1, os.cpu_count() or 1)
-            # An external server's app role owns what it restores (it cannot take other owners' names).
-            owner = ["--no-owner", "--no-privileges"] if _external() else []
-            restoring = subprocess.Popen([_tool("pg_restore"), "--exit-on-error", jobs] + owner
-                                         + ["-d", scratch, dump],
-                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=_postgres_env())
+            restoring = RestoreInto(scratch, dump)
             read_error = full_read.exception()
             if read_error:
                 restoring.kill()
-                restoring.wait()
                 raise Refused(str(read_error))
             self.step("verify", "full read ok")
             # The app stops (a warm worker shutdown takes seconds) while the scratch database fills;
             # nothing it could still write matters: the live database is about to be replaced.
             stopping = pool.submit(self.stop_app, programs)
-            stderr = restoring.stderr.read().decode("utf-8", "replace").strip()
-            code = restoring.wait()
+            restored = restoring.finish()
             stopping.result()
             self.step("stop", ", ".join(programs))
-            if code != 0:
-                raise BackupError("restore: pg_restore exited with %d: %s" % (code, stderr[-500:]))
-            self.step("restore", "into %s" % scratch)
+            self.step("restore", "into %s (%s)" % (scratch, restored))
             self.swap(scratch, rollback_db)
             swapped = True
             self.step("swap", "%s is live; the old one is kept as %s" % (self.database, rollback_db))

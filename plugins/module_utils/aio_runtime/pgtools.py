@@ -76,6 +76,41 @@ def version_major(version):
     return int(match.group(1))
 
 
+# Session settings pg_restore sends at the start of every session whatever the server's major
+# (PostgreSQL's _doSetFixedOutputState), each with the first major that knows it. A server older
+# than the client rejects them ("unrecognized configuration parameter"): a newer client is the
+# normal case with a managed PostgreSQL (the image's client comes from its Debian release).
+SESSION_SETTINGS_SINCE = {"transaction_timeout": 17}
+
+_SET_LINE = re.compile(rb"^SET ([a-z_]+) = .*;$")
+_COPY_START = re.compile(rb"^COPY .* FROM stdin;$")
+
+
+def settings_unknown_to(server, client):
+    """Session settings a pg_restore of major `client` sends that a server of major `server` rejects."""
+    return sorted(name for name, since in SESSION_SETTINGS_SINCE.items() if server < since <= client)
+
+
+def without_settings(lines, names):
+    """The lines (bytes) of a pg_restore script, less its ``SET <name> = ...;`` statements for `names`.
+
+    Only statements are looked at: a COPY's data rows (from ``COPY ... FROM stdin;`` to ``\\.``)
+    pass untouched, whatever they hold."""
+    names = {name.encode() for name in names}
+    in_copy = False
+    for line in lines:
+        bare = line.rstrip(b"\r\n")
+        if in_copy:
+            in_copy = bare != b"\\."
+        elif _COPY_START.match(bare):
+            in_copy = True
+        else:
+            match = _SET_LINE.match(bare)
+            if match and match.group(1) in names:
+                continue
+        yield line
+
+
 def quote_literal(value):
     """SQL string literal (standard_conforming_strings is on since 9.1)."""
     if "\x00" in value:
