@@ -43,8 +43,7 @@ step "molecule: glitchtip6-postgres (GlitchTip 6.x without Valkey/Redis: the que
 molecule test --scenario-name glitchtip6-postgres
 
 # Several hosts on this machine sharing external PostgreSQL 15 (older than the image's client 17)
-# and Redis stand-ins; its
-# time is printed by the step lines of the log.
+# and Redis stand-ins.
 step "molecule: multihost (web1, web2, worker1 + external services on the local Docker engine)"
 molecule test --scenario-name multihost
 
