@@ -5,7 +5,17 @@ cache_dir="${GLITCHTIP_AIO_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/glitchtip-aio-
 mirror="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 
 # ensure_debian RELEASE: glitchtip-aio-test/debian:RELEASE from a debootstrap of Debian's archive.
+# One build per release at a time: two fixture builds at once (two scenarios, a test beside a
+# bench) would otherwise debootstrap into the same directory and both fail.
 ensure_debian() {
+    mkdir -p "$cache_dir"
+    (
+        flock 9
+        ensure_debian_locked "$1"
+    ) 9>"$cache_dir/rootfs-$1.lock"
+}
+
+ensure_debian_locked() {
     local release="$1" image="glitchtip-aio-test/debian:$1" rootfs="$cache_dir/rootfs-$1"
     if docker image inspect "$image" >/dev/null 2>&1; then
         log "base image $image present"
@@ -20,7 +30,6 @@ ensure_debian() {
             log "debootstrap is missing (apt-get install debootstrap)"; exit 1; }
         [ "$(id -u)" -eq 0 ] || { log "debootstrap needs root"; exit 1; }
         log "debootstrap $release into $rootfs (about a minute)"
-        mkdir -p "$cache_dir"
         rm -rf "$rootfs"
         debootstrap --variant=minbase "$release" "$rootfs" "$mirror" >/dev/null
     fi
