@@ -46,5 +46,7 @@ molecule test --scenario-name glitchtip6-postgres
 # and Redis stand-ins.
 step "molecule: multihost (web1, web2, worker1 + external services on the local Docker engine)"
 molecule test --scenario-name multihost
+step "molecule: multihost6 (GlitchTip 6.x: web1, two worker hosts whose schedulers share one lock)"
+molecule test --scenario-name multihost6
 
 step "all passed"
