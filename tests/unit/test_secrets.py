@@ -192,6 +192,16 @@ def test_deploy_diff_mask_redacts_new_and_old_secrets():
     assert "TZ=UTC" in masked["after"]["env"] and "EMAIL_URL=" + MASK in masked["before"]["env"]
 
 
+def test_deploy_diff_mask_redacts_secrets_an_operator_added():
+    # glitchtip_extra_environment: the old and the new value of a key named like a secret.
+    environ = dict(ENVIRON, STRIPE_SECRET_KEY="sk_live_new0123456789")
+    diff = {"before": {"env": ["STRIPE_SECRET_KEY=sk_live_old0123456789", "SENTRY_URL=https://u:oldpass@s.example"]},
+            "after": {"env": ["STRIPE_SECRET_KEY=sk_live_new0123456789", "TZ=UTC"]}}
+    masked = secrets_filter.redact_secrets(diff, environ)
+    assert masked == {"before": {"env": ["STRIPE_SECRET_KEY=" + MASK, "SENTRY_URL=" + MASK]},
+                      "after": {"env": ["STRIPE_SECRET_KEY=" + MASK, "TZ=UTC"]}}
+
+
 def test_an_email_url_without_credentials_is_shown():
     environ = {"EMAIL_URL": "consolemail://", "SECRET_KEY": "k" * 40}
     assert secrets_filter.redact_secrets({"after": {"env": ["EMAIL_URL=consolemail://"]}}, environ) == {

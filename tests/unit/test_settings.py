@@ -121,9 +121,8 @@ def test_app_environment_requires_the_db_password(settings):
 
 def test_service_environment_drops_every_secret():
     environ = {"SECRET_KEY": "s", "AIO_DB_PASSWORD": "d", "AIO_REDIS_PASSWORD": "r", "PATH": "/bin", "TZ": "UTC"}
+    environ.update(STRIPE_SECRET_KEY="sk_live_0123456789", VALKEY_URL="redis://:pw@cache:6379/0")
     assert aio_settings.service_environment(environ) == {"PATH": "/bin", "TZ": "UTC"}
-    assert aio_settings.service_environment(environ, keep=("AIO_DB_PASSWORD",)) == {
-        "PATH": "/bin", "TZ": "UTC", "AIO_DB_PASSWORD": "d"}
     assert "SECRET_KEY" in environ, "the caller's environment must not be modified"
 
 
@@ -186,3 +185,24 @@ def test_postgres_only_never_treats_redis_as_external():
     effective = aio_settings.effective(baked, {"AIO_REDIS_URL": "redis://cache:6379/0"})
     assert not aio_settings.service_external(effective, "redis") and not aio_settings.redis_enabled(effective)
     assert aio_settings.redis_enabled(aio_settings.effective(dict(baked, redis={"port": 6379}), {}))
+
+
+@pytest.mark.parametrize("name, value, secrets", [
+    # Settings an operator adds are secret by name...
+    ("EMAIL_HOST_PASSWORD", "hunter2-long", ["hunter2-long"]),
+    ("STRIPE_SECRET_KEY", "sk_live_0123456789", ["sk_live_0123456789"]),
+    ("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG", ["wJalrXUtnFEMI/K7MDENG"]),
+    ("MAILGUN_API_KEY", "key-0123456789", ["key-0123456789"]),
+    ("GITHUB_TOKEN", "ghp_0123456789", ["ghp_0123456789"]),
+    ("SOME_TOKEN_TTL", "60", []),                       # too short to mask everywhere
+    # ... or, for a URL, by its user:password@ part.
+    ("DATABASE_URL", "postgres://app:s3cret@db:5432/g", ["postgres://app:s3cret@db:5432/g", "s3cret", "s3cret"]),
+    ("VALKEY_URL", "redis://cache:6379/0", []),
+    ("GLITCHTIP_DOMAIN", "https://glitchtip.example.net", []),
+    ("SESSION_COOKIE_SECURE", "true", []),
+])
+def test_a_setting_an_operator_adds_is_secret_by_its_name_or_url(name, value, secrets):
+    environ = {name: value, "TZ": "UTC"}
+    assert aio_settings.secret_values(environ) == secrets
+    assert aio_settings.secret_environment(environ) == ({name: value} if secrets else {})
+    assert aio_settings.public_environment(environ) == ({"TZ": "UTC"} if secrets else environ)

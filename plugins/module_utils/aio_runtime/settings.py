@@ -7,7 +7,8 @@
 secrets arrive only in the container environment (``SECRET_ENV_NAMES``); connection
 URLs are derived here so web, worker, migrate, health and backups always agree on them.
 
-``SECRET_ENV_NAMES`` and ``secret_values()`` are the one definition of what is secret:
+``SECRET_ENV_NAMES`` (with ``SECRET_NAME_PATTERN`` for settings an operator adds) and
+``secret_values()`` are the one definition of what is secret:
 the runtime redacts with them, and the deploy reads them through the
 ``glitchtip.aio.secret_environment`` / ``public_environment`` / ``redact_secrets`` filters.
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from urllib.parse import quote, unquote, urlsplit
 
 SETTINGS_PATH = "/etc/glitchtip-aio/aio.json"
@@ -36,6 +38,13 @@ SECRET_ENV_NAMES = (DB_PASSWORD_ENV, REDIS_PASSWORD_ENV, SECRET_KEY_ENV, FEISHU_
 CREDENTIAL_URL_ENV_NAMES = (EMAIL_URL_ENV,)
 # Ours alone: GlitchTip's processes get derived URLs instead.
 PRIVATE_ENV_NAMES = (DB_PASSWORD_ENV, REDIS_PASSWORD_ENV, FEISHU_URL_ENV, WEBHOOK_URL_ENV)
+# Settings an operator adds (glitchtip_extra_environment) are secret by their names: the keys,
+# tokens and passwords of GlitchTip and its libraries (EMAIL_HOST_PASSWORD, STRIPE_SECRET_KEY,
+# AWS_SECRET_ACCESS_KEY, MAILGUN_API_KEY, ...); any other *_URL (DATABASE_URL, VALKEY_URL, ...)
+# through its user:password@ part, like EMAIL_URL. Values shorter than SECRET_MIN_LENGTH of such
+# names are left alone: masking "60" of a SOME_TOKEN_TTL everywhere would garble every report.
+SECRET_NAME_PATTERN = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|ACCESS_KEY|ACCOUNT_KEY|PRIVATE_KEY|CREDENTIALS")
+SECRET_MIN_LENGTH = 6
 
 
 class SettingsError(Exception):
@@ -205,23 +214,41 @@ def app_environment(settings, environ):
     return app_env
 
 
-def service_environment(environ, keep=()):
+def service_environment(environ):
     """Environment for PostgreSQL/Redis: no application secrets at all."""
-    return {k: v for k, v in environ.items() if k not in SECRET_ENV_NAMES or k in keep}
+    return public_environment(environ)
+
+
+def _secrets_of(name, value):
+    """What is secret in one setting: all of it, its URL credentials, or nothing."""
+    if not value:
+        return []
+    if name in SECRET_ENV_NAMES:
+        return url_credentials(value) if name in CREDENTIAL_URL_ENV_NAMES else [value]
+    if SECRET_NAME_PATTERN.search(name):
+        return [value] if len(value) >= SECRET_MIN_LENGTH else []
+    if name.endswith("_URL"):
+        return url_credentials(value)
+    return []
 
 
 def secret_values(environ):
     """The secret values present, for redaction of anything we print.
 
-    A credential URL (EMAIL_URL) gives its password and the whole URL when it has a
-    user:password@ part, nothing when it has none (consolemail:// is no secret).
+    A credential URL (EMAIL_URL, any other *_URL) gives its password and the whole URL when it
+    has a user:password@ part, nothing when it has none (consolemail:// is no secret).
     """
     values = []
     for name in SECRET_ENV_NAMES:
-        value = environ.get(name)
-        if value:
-            values.extend(url_credentials(value) if name in CREDENTIAL_URL_ENV_NAMES else [value])
+        values.extend(_secrets_of(name, environ.get(name)))
+    for name in sorted(set(environ) - set(SECRET_ENV_NAMES)):
+        values.extend(_secrets_of(name, environ[name]))
     return values
+
+
+def is_secret(name, value):
+    """Whether the setting is, or carries, a secret (its value goes to no_log options only)."""
+    return name in SECRET_ENV_NAMES or bool(_secrets_of(name, value))
 
 
 def url_credentials(url):
@@ -238,12 +265,12 @@ def url_credentials(url):
 
 def secret_environment(environ):
     """The secret-bearing part of an environment."""
-    return {name: value for name, value in environ.items() if name in SECRET_ENV_NAMES}
+    return {name: value for name, value in environ.items() if is_secret(name, value)}
 
 
 def public_environment(environ):
     """The rest of it, safe to show."""
-    return {name: value for name, value in environ.items() if name not in SECRET_ENV_NAMES}
+    return {name: value for name, value in environ.items() if not is_secret(name, value)}
 
 
 def environ_from_entries(entries):
