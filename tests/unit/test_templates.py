@@ -17,6 +17,7 @@ import subprocess
 import sys
 
 import pytest
+import yaml
 
 from ansible_collections.glitchtip.aio.plugins.module_utils.aio_runtime import pgtools, programs
 from ansible_collections.glitchtip.aio.plugins.module_utils.aio_runtime import settings as aio_settings
@@ -66,6 +67,10 @@ DOCKERFILE_PLAYBOOK = """\
   vars:
     glitchtip_version: "5.2"
     glitchtip_web_port: 8000
+    glitchtip_container_healthcheck_interval: 10s
+    glitchtip_container_healthcheck_timeout: 5s
+    glitchtip_container_healthcheck_start_period: 120s
+    glitchtip_container_healthcheck_retries: 3
   tasks:
     - name: Dockerfile for each base
       ansible.builtin.template:
@@ -374,6 +379,19 @@ def test_dockerfile_from_line_is_the_base(context):
     assert from_lines == ["FROM " + BASE]
     assert "EXPOSE 8000" in lines
     assert 'ENTRYPOINT ["/usr/local/bin/aio", "entrypoint"]' in lines
+
+
+def test_the_images_health_check_has_the_container_roles_timings(context):
+    # One home (roles/common defaults): `docker run` of the image and the deployed container agree.
+    with open(os.path.join(REPO_ROOT, "roles", "common", "defaults", "main.yml"), encoding="utf-8") as handle:
+        defaults = yaml.safe_load(handle)
+    [line] = [line for line in read(os.path.join(context, "Dockerfile")).splitlines() if line.startswith("HEALTHCHECK")]
+    assert line.startswith("HEALTHCHECK --interval=%s --timeout=%s --start-period=%s --retries=%d CMD " % (
+        defaults["glitchtip_container_healthcheck_interval"], defaults["glitchtip_container_healthcheck_timeout"],
+        defaults["glitchtip_container_healthcheck_start_period"], defaults["glitchtip_container_healthcheck_retries"])), line
+    for role in ("container", "image", "host"):
+        with open(os.path.join(REPO_ROOT, "roles", role, "defaults", "main.yml"), encoding="utf-8") as handle:
+            assert "healthcheck" not in "".join(yaml.safe_load(handle) or {}), "a second home in roles/%s" % role
 
 
 def sh_var(path, name):

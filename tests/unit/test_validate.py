@@ -89,6 +89,10 @@ def test_the_checks_this_file_relies_on_exist():
     ("glitchtip_db_password", "it's a \\ long \"password\" 中文"),
     ("glitchtip_redis_password", None),
     ("glitchtip_secret_key", "k" * 32),
+    ("glitchtip_container_healthcheck_interval", "10s"),
+    ("glitchtip_container_healthcheck_start_period", "1m30s"),
+    ("glitchtip_container_healthcheck_timeout", "500ms"),
+    ("glitchtip_container_healthcheck_retries", 3),
 ])
 def test_valid_values_pass(var, value):
     assert passes(var, value)
@@ -119,6 +123,12 @@ def test_valid_values_pass(var, value):
     ("glitchtip_redis_password", "long enough but\nwith a newline"),
     ("glitchtip_secret_key", "too-short"),
     ("glitchtip_secret_key", "change_me"),
+    # Written into the Dockerfile's HEALTHCHECK line.
+    ("glitchtip_container_healthcheck_interval", "10s CMD rm -rf /"),
+    ("glitchtip_container_healthcheck_interval", "10"),
+    ("glitchtip_container_healthcheck_timeout", "5s\nRUN id"),
+    ("glitchtip_container_healthcheck_start_period", ""),
+    ("glitchtip_container_healthcheck_retries", 0),
 ])
 def test_hostile_values_fail(var, value):
     assert not passes(var, value)
