@@ -67,7 +67,7 @@ class AioContainer:
     def secret_values(self, attrs=None):
         return environment_secrets(attrs if attrs is not None else self.inspect())
 
-    def exec_aio(self, args, timeout_note="", environment=None):
+    def exec_aio(self, args, environment=None):
         """Run ``aio ARGS`` as root in the container (ENVIRONMENT on top of its own); (exit code, stdout, stderr)."""
         try:
             exec_id = self.client.api.exec_create(self.name, ["/usr/local/bin/aio"] + list(args), user="root",
@@ -75,7 +75,7 @@ class AioContainer:
             stdout, stderr = self.client.api.exec_start(exec_id, demux=True)
             code = self.client.api.exec_inspect(exec_id)["ExitCode"]
         except (APIError, DockerException) as exc:
-            raise ContainerError("cannot run aio %s in %s: %s%s" % (" ".join(args), self.name, exc, timeout_note))
+            raise ContainerError("cannot run aio %s in %s: %s" % (" ".join(args), self.name, exc))
         return code, (stdout or b"").decode("utf-8", "replace"), (stderr or b"").decode("utf-8", "replace")
 
     def exec_aio_input(self, args, data):

@@ -13,8 +13,6 @@ from aio_testlib import CONVERGE, exec_in, http, psql, run_playbook, store_proce
 
 testinfra_hosts = ["ansible://localhost"]
 
-PROJECT_DIR = os.environ.get("MOLECULE_PROJECT_DIRECTORY", os.path.abspath(os.path.join(__file__, "../../../..")))
-PROGRAMS = ["postgres", "redis", "migrate", "web", "worker"]
 
 
 def supervisor_states(container):

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: glitchtip-aio contributors
 # MIT License (see LICENSE)
-"""Cron schedules for the in-container jobs (scheduled restart, and later backups).
+"""Cron schedules for the in-container jobs (scheduled restart, backup, partition maintenance).
 
 A five-field cron expression (minute hour day-of-month month day-of-week) with
 ``*``, numbers, lists, ranges and steps, evaluated in the container's time zone.

@@ -115,7 +115,7 @@ class FakeAio(container_exec.AioContainer):
     def inspect(self):
         return self.attrs
 
-    def exec_aio(self, args, timeout_note="", environment=None):
+    def exec_aio(self, args, environment=None):
         self.execs.append({"args": list(args), "environment": environment})
         code, report = self.answer(args)
         return code, report if isinstance(report, str) else json.dumps(report), ""
