@@ -107,7 +107,6 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.glitchtip.aio.plugins.module_utils import container_exec
 from ansible_collections.glitchtip.aio.plugins.module_utils.aio_runtime import health as health_rules
 
-COMPONENTS = ["supervisor", "postgres", "redis", "web", "worker", "host"]
 
 
 class HealthChecker:
@@ -177,7 +176,7 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             container_exec.CONTAINER_ARGUMENTS,
-            components=dict(type="list", elements="str", choices=COMPONENTS),
+            components=dict(type="list", elements="str", choices=list(health_rules.COMPONENTS)),
             wait_timeout=dict(type="int", default=0),
             interval=dict(type="float", default=1.0),
             log_dir=dict(type="path"),

@@ -349,3 +349,11 @@ def test_file_liveness_reasons_say_what_was_seen():
     assert health.file_liveness(1030, 1000, 1025, 15)[1] == "health-check file touched 5s ago"
     assert "not touched for 20s (limit 15s)" in health.file_liveness(1045, 1000, 1025, 15)[1]
     assert "no health-check file yet" in health.file_liveness(1003, 1000, None, 15)[1]
+
+
+def test_the_health_modules_documented_choices_are_the_one_component_list():
+    import yaml
+    from ansible_collections.glitchtip.aio.plugins.modules import health as health_module
+
+    documented = yaml.safe_load(health_module.DOCUMENTATION)["options"]["components"]["choices"]
+    assert documented == list(health.COMPONENTS)

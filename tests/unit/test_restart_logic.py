@@ -255,7 +255,7 @@ def test_run_refuses_when_redis_is_down(monkeypatch):
     assert "redis" in report["reason"] and "Connection refused" in report["reason"]
     assert report["reason"].startswith("restarted nothing")
     assert rpc.calls == []                      # not even a getProcessInfo
-    assert world.probe_calls == [list(restart.ALL)]
+    assert world.probe_calls == [list(health.COMPONENTS)]
     assert "after" not in report
     assert dict(report["summary"])["result"] == report["reason"]
     assert report["before"]["pids"]["worker"] == OLD_WORKER_PID
@@ -288,7 +288,7 @@ def test_dry_run_names_only_this_host_s_programs(monkeypatch, programs, would, r
     # The host's programs as its settings list them; the probes still see the healthy world.
     job.settings = dict(SETTINGS, programs={name: spec for name, spec in SETTINGS["programs"].items()
                                             if name in programs or name not in ("web", "worker")})
-    monkeypatch.setattr(job, "probe", lambda components=restart.ALL: world.run_probes(SETTINGS, {}, components))
+    monkeypatch.setattr(job, "probe", lambda components=health.COMPONENTS: world.run_probes(SETTINGS, {}, components))
     report = job.run(dry_run=True)
     assert report["would_restart"] == would and report["reason"] == reason
 
@@ -312,13 +312,13 @@ def test_run_healthy_path(monkeypatch):
     assert report["before"]["pids"]["worker"] == OLD_WORKER_PID
     assert report["after"]["pids"]["worker"] == NEW_WORKER_PID
     assert report["after"]["pids"]["web"] == WEB_MASTER          # the master kept the socket
-    assert set(report["post_check"]) == set(restart.ALL)
+    assert set(report["post_check"]) == set(health.COMPONENTS)
     assert all(item["status"] == health.OK for item in report["post_check"].values())
     text = dict(report["summary"])
     assert text["worker pid"] == "%d -> %d" % (OLD_WORKER_PID, NEW_WORKER_PID)
     assert text["web workers"] == "%s -> %s" % (OLD_WORKERS, NEW_WORKERS)
     # pre-check, web readiness, worker readiness, post-check
-    assert world.probe_calls[0] == list(restart.ALL) and world.probe_calls[-1] == list(restart.ALL)
+    assert world.probe_calls[0] == list(health.COMPONENTS) and world.probe_calls[-1] == list(health.COMPONENTS)
     assert ["web"] in world.probe_calls and ["supervisor", "worker"] in world.probe_calls
 
 

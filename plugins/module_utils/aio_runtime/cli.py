@@ -16,7 +16,7 @@ from .entrypoint import exec_supervisord
 
 
 def cmd_health(args, settings, environ):
-    report = probes.run(settings, environ, args.component or probes.COMPONENTS)
+    report = probes.run(settings, environ, args.component or health.COMPONENTS)
     if args.json:
         print(json.dumps(report, sort_keys=True))
     elif not args.quiet:
@@ -230,7 +230,7 @@ def build_parser():
     check = sub.add_parser("health", help="probe the services; exit 0 only when all are ok")
     check.add_argument("--json", action="store_true")
     check.add_argument("--quiet", action="store_true")
-    check.add_argument("--component", action="append", choices=probes.COMPONENTS)
+    check.add_argument("--component", action="append", choices=health.COMPONENTS)
     restart = sub.add_parser("restart", help="the scheduled restart: check, reload web, restart worker, verify")
     restart.add_argument("--json", action="store_true")
     restart.add_argument("--dry-run", action="store_true", help="pre-checks only; restart nothing")

@@ -17,6 +17,10 @@ UNKNOWN = "unknown"
 # Worst first wins when components are combined; "unknown" (no answer) is not "down".
 _RANK = {OK: 0, UNKNOWN: 1, DEGRADED: 2, DOWN: 3}
 
+# Everything `aio health` can judge, in report order: the one list the CLI, the scheduled restart
+# and the health module offer (the module's DOCUMENTATION choices are pinned to it by a unit test).
+COMPONENTS = ("supervisor", "postgres", "redis", "web", "worker", "host")
+
 LONG_RUNNING = "service"
 ONESHOT = "oneshot"
 

@@ -309,10 +309,7 @@ def probe_worker(settings, environ, supervisor_component, clock=time.time):
                             _elapsed_ms(started), pid=worker.get("pid"), heartbeat=heartbeat)
 
 
-COMPONENTS = ("supervisor", "postgres", "redis", "web", "worker", "host")
-
-
-def run(settings, environ, components=COMPONENTS):
+def run(settings, environ, components=health.COMPONENTS):
     """Probe the selected components and combine them into one report."""
     results = []
     supervisor = probe_supervisor(settings)

@@ -21,7 +21,6 @@ import xmlrpc.client
 
 from . import health, probes
 
-ALL = ("supervisor", "postgres", "redis", "web", "worker", "host")
 # The programs a restart acts on, in order, and what it does to each (a host runs one or both).
 APP_STEPS = {"web": "reload web", "worker": "restart the worker"}
 
@@ -85,7 +84,7 @@ class Restart:
         self.deadline = deadline_seconds
         self.run_probes = run_probes
 
-    def probe(self, components=ALL):
+    def probe(self, components=health.COMPONENTS):
         return self.run_probes(self.settings, self.environ, components)
 
     def reload_web(self, before):
