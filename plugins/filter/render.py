@@ -30,6 +30,7 @@ def health_row(component):
 class FilterModule:
     def filters(self):
         filters = {name: _wrap(getattr(render, name)) for name in (
-            "supervisor_value", "supervisor_quoted", "supervisor_environment", "program_name", "image_reference")}
+            "supervisor_value", "supervisor_quoted", "supervisor_environment", "program_name", "image_reference",
+            "container_environment")}
         filters["health_row"] = health_row
         return filters

@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: glitchtip-aio contributors
 # MIT License (see LICENSE)
-"""Escaping for the syntaxes the image role renders into: supervisord and Dockerfile.
+"""Escaping for the syntaxes the image role renders into: supervisord and Dockerfile; the
+container environment's values as strings.
 
 Pure functions, no Ansible imports: the filter plugin and the unit tests use them.
 A value that cannot be represented is refused with ValueError naming what is wrong.
@@ -82,3 +83,25 @@ def image_reference(value, what="image"):
     if not _IMAGE_REFERENCE.fullmatch(value):
         raise ValueError("%s %r is not a Docker image reference (registry/name:tag)" % (what, value))
     return value
+
+
+def environment_value(value):
+    """One setting as the container environment holds it: booleans as ``true``/``false`` (what
+    GlitchTip and the runtime parse), lists comma-joined (ALLOWED_HOSTS, AIO_ROLES), None empty."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return ""
+    if isinstance(value, (list, tuple)):
+        return ",".join(environment_value(item) for item in value)
+    return str(value)
+
+
+def container_environment(settings, *more):
+    """The container environment: `settings` with every value as a string (environment_value),
+    then each of `more` merged on top, later ones winning, their values as str() gives them
+    (an operator's glitchtip_extra_environment passes through as written)."""
+    environment = {str(name): environment_value(value) for name, value in (settings or {}).items()}
+    for mapping in more:
+        environment.update({str(name): str(value) for name, value in (mapping or {}).items()})
+    return environment

@@ -270,7 +270,7 @@ def test_invalid_image_references_are_refused(reference):
 def test_filter_plugin_exposes_the_render_functions():
     filters = render_filter.FilterModule().filters()
     assert set(filters) == {"supervisor_value", "supervisor_quoted", "supervisor_environment", "program_name",
-                            "image_reference", "health_row"}
+                            "image_reference", "health_row", "container_environment"}
     assert filters["supervisor_environment"]({"A": "it's"}, "x") == render.supervisor_environment({"A": "it's"})
 
 
@@ -296,3 +296,18 @@ def test_image_reference_jinja_test_agrees_with_the_filter():
     assert image_reference("evil; rm -rf /") is False
     assert image_reference("FOO:bar") is False
     assert image_reference("glitchtip/glitchtip:v5.2\n") is False
+
+
+@pytest.mark.parametrize("value, text", [
+    (True, "true"), (False, "false"), (None, ""), (90, "90"), ("1 3 * * *", "1 3 * * *"),
+    (["web", "worker", "beat"], "web,worker,beat"), ([], ""), ("yes", "yes"),
+])
+def test_environment_value(value, text):
+    assert render.environment_value(value) == text
+
+
+def test_container_environment_merges_in_order_and_keeps_extras_as_written():
+    environment = render.container_environment(
+        {"DEBUG": False, "ALLOWED_HOSTS": ["a.example", "localhost"], "AIO_DB_PORT": "x"},
+        {"AIO_DB_PORT": 5433}, {"FLAG": True, "DEBUG": "1"}, None)
+    assert environment == {"DEBUG": "1", "ALLOWED_HOSTS": "a.example,localhost", "AIO_DB_PORT": "5433", "FLAG": "True"}

@@ -262,3 +262,64 @@ def test_the_container_role_splits_its_environment_with_the_runtime_list(tmp_pat
     for name, value in SECRET_ENVIRON.items():
         for form in leaked_forms(name, value):
             assert form not in public_text, "%s reaches the shown environment" % name
+
+
+ENVIRONMENT_PLAYBOOK = SPLIT_PLAYBOOK.replace(
+    "content: \"{{{{ {{'public': _glitchtip_environment | glitchtip.aio.public_environment,\n"
+    "                        'secret': _glitchtip_environment | glitchtip.aio.secret_environment,\n"
+    "                        'whole': _glitchtip_environment}} | to_json }}}}\"",
+    "content: \"{{{{ glitchtip_container_environment | to_json }}}}\"")
+
+
+@pytest.mark.slow
+def test_the_container_environment_is_every_setting_as_a_string(tmp_path):
+    """The container's non-secret environment, as docker_container compares it (env: strict):
+    a change here recreates every deployed container, so it is pinned value by value."""
+    from test_templates import ANSIBLE_PLAYBOOK, PlaybookRun
+
+    if not ANSIBLE_PLAYBOOK:
+        pytest.skip("ansible-playbook not found")
+    assert "glitchtip_container_environment | to_json" in ENVIRONMENT_PLAYBOOK
+    out = str(tmp_path / "environment.json")
+    run = PlaybookRun(tmp_path / "run", ENVIRONMENT_PLAYBOOK.format(repo=REPO_ROOT, out=out), {
+        "glitchtip_secrets": {"secret_key": "k" * 40, "db_password": "d" * 20, "redis_password": "r" * 20},
+        "glitchtip_domain": "https://errors.example.net",
+        "glitchtip_debug": "yes",
+        "glitchtip_max_event_life_days": 30,
+        "glitchtip_external_db_host": "db.example.net",
+        "glitchtip_external_db_password": "p" * 20,
+        "glitchtip_extra_environment": {"WORKERS": 4, "FLAG": True, "NAME": "x"},
+    })
+    rc, log = run.result()
+    assert rc == 0, log
+    with open(out, encoding="utf-8") as handle:
+        environment = json.load(handle)
+    assert environment == {
+        "GLITCHTIP_DOMAIN": "https://errors.example.net",
+        "ALLOWED_HOSTS": "errors.example.net,localhost,127.0.0.1,[::1]",
+        "CSRF_TRUSTED_ORIGINS": "https://errors.example.net",
+        "DEBUG": "true",
+        "ENABLE_USER_REGISTRATION": "false",
+        "ENABLE_ORGANIZATION_CREATION": "false",
+        "EMAIL_URL": "consolemail://",
+        "DEFAULT_FROM_EMAIL": "glitchtip@localhost",
+        "GLITCHTIP_MAX_EVENT_LIFE_DAYS": "30",
+        "GLITCHTIP_MAX_TRANSACTION_EVENT_LIFE_DAYS": "90",
+        "GLITCHTIP_MAX_FILE_LIFE_DAYS": "90",
+        "TZ": "UTC",
+        "AIO_RESTART_SCHEDULE": "1 3 * * *",
+        "AIO_BACKUP_SCHEDULE": "30 2 * * *",
+        "AIO_PARTITION_SCHEDULE": "15 1 * * *",
+        "AIO_ROLES": "web,worker,beat",
+        "AIO_MIGRATE_ON_START": "true",
+        "AIO_BACKUP_KEEP_COUNT": "7",
+        "AIO_BACKUP_KEEP_DAYS": "14",
+        "AIO_DB_HOST": "db.example.net",
+        "AIO_DB_PORT": "5432",
+        "AIO_DB_NAME": "glitchtip",
+        "AIO_DB_USER": "glitchtip",
+        "AIO_DB_SSLMODE": "prefer",
+        "WORKERS": "4",
+        "FLAG": "True",
+        "NAME": "x",
+    }
