@@ -31,6 +31,6 @@ class FilterModule:
     def filters(self):
         filters = {name: _wrap(getattr(render, name)) for name in (
             "supervisor_value", "supervisor_quoted", "supervisor_environment", "program_name", "image_reference",
-            "container_environment")}
+            "container_environment", "registry_host")}
         filters["health_row"] = health_row
         return filters

@@ -105,3 +105,20 @@ def container_environment(settings, *more):
     for mapping in more:
         environment.update({str(name): str(value) for name, value in (mapping or {}).items()})
     return environment
+
+
+DOCKER_HUB = "docker.io"
+
+
+def registry_host(reference, kind="repository"):
+    """The registry a repository reference is pushed to (kind "repository": its first part when that is
+    a host, with a dot or a port or localhost, else Docker Hub), or the one a login URL names (kind "url",
+    with or without scheme and path). Docker Hub's hosts (index.docker.io ...) all count as docker.io."""
+    if kind == "url":
+        host = reference.split("://")[-1].split("/")[0]
+    elif kind == "repository":
+        first, slash, _rest = reference.partition("/")
+        host = first if slash and ("." in first or ":" in first or first == "localhost") else DOCKER_HUB
+    else:
+        raise ValueError("registry_host: kind must be repository or url, got %r" % (kind,))
+    return DOCKER_HUB if host == DOCKER_HUB or host.endswith("." + DOCKER_HUB) else host

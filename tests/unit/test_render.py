@@ -270,7 +270,7 @@ def test_invalid_image_references_are_refused(reference):
 def test_filter_plugin_exposes_the_render_functions():
     filters = render_filter.FilterModule().filters()
     assert set(filters) == {"supervisor_value", "supervisor_quoted", "supervisor_environment", "program_name",
-                            "image_reference", "health_row", "container_environment"}
+                            "image_reference", "health_row", "container_environment", "registry_host"}
     assert filters["supervisor_environment"]({"A": "it's"}, "x") == render.supervisor_environment({"A": "it's"})
 
 
@@ -311,3 +311,22 @@ def test_container_environment_merges_in_order_and_keeps_extras_as_written():
         {"DEBUG": False, "ALLOWED_HOSTS": ["a.example", "localhost"], "AIO_DB_PORT": "x"},
         {"AIO_DB_PORT": 5433}, {"FLAG": True, "DEBUG": "1"}, None)
     assert environment == {"DEBUG": "1", "ALLOWED_HOSTS": "a.example,localhost", "AIO_DB_PORT": "5433", "FLAG": "True"}
+
+
+@pytest.mark.parametrize("reference, kind, host", [
+    ("registry.example.com:5000/base/glitchtip-aio", "repository", "registry.example.com:5000"),
+    ("localhost/glitchtip-aio", "repository", "localhost"),
+    ("someone/glitchtip-aio", "repository", "docker.io"),
+    ("glitchtip-aio", "repository", "docker.io"),
+    ("index.docker.io/someone/x", "repository", "docker.io"),
+    ("https://index.docker.io/v1/", "url", "docker.io"),
+    ("https://registry.example.com:5000/v2/", "url", "registry.example.com:5000"),
+    ("registry.example.com", "url", "registry.example.com"),
+])
+def test_registry_host(reference, kind, host):
+    assert render.registry_host(reference, kind) == host
+
+
+def test_registry_host_refuses_an_unknown_kind():
+    with pytest.raises(ValueError, match="kind must be repository or url"):
+        render.registry_host("x", "host")

@@ -15,6 +15,7 @@ import pytest
 import yaml
 from ansible.plugins.test.core import match as ansible_match, search as ansible_search
 
+from ansible_collections.glitchtip.aio.plugins.filter import render as render_filter
 from ansible_collections.glitchtip.aio.plugins.module_utils import render
 from ansible_collections.glitchtip.aio.plugins.test import render as render_tests
 from ansible_collections.glitchtip.aio.plugins.module_utils.aio_runtime import launcher, programs
@@ -41,6 +42,7 @@ ENV.filters["difference"] = lambda a, b: [item for item in a if item not in b]  
 ENV.filters["bool"] = lambda value: value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes", "on")
 # The collection's own Jinja tests, under the name the checks use.
 ENV.tests.update({"glitchtip.aio." + name: test for name, test in render_tests.TestModule().tests().items()})
+ENV.filters.update({"glitchtip.aio." + name: f for name, f in render_filter.FilterModule().filters().items()})
 
 
 # A single all-in-one host with embedded services, as the checks see it unless a test says otherwise.
