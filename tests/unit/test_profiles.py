@@ -129,3 +129,16 @@ def test_postgres_only_image_installs_nothing_of_redis(tmp_path):
     assert services("true", "true") == "postgresql"
     assert services("false", "false") == "postgresql-client redis-tools"
     assert services("false", "true") == "postgresql-client"
+
+
+def test_every_line_shares_one_migrate_program_and_6x_web_differs_from_5x_only_by_its_command(variables):
+    # Read by Ansible's own loader: the YAML anchors and the merge key of the 6 profile resolve there.
+    _loader, values = variables
+    profiles = values["glitchtip_profiles"]
+    assert profiles["6"]["programs"]["migrate"] == profiles["5.2"]["programs"]["migrate"]
+    web5, web6 = profiles["5.2"]["programs"]["web"], profiles["6"]["programs"]["web"]
+    assert {k: v for k, v in web6.items() if k != "command"} == {k: v for k, v in web5.items() if k != "command"}
+    assert web6["command"] != web5["command"]
+    maintenance5, maintenance6 = profiles["5.2"]["maintenance"], profiles["6"]["maintenance"]
+    assert (maintenance6["plan"], maintenance6["migrate"]) == (maintenance5["plan"], maintenance5["migrate"])
+    assert "partitions_dry" not in maintenance6  # maintain_partitions has no dry run
