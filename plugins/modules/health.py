@@ -108,7 +108,6 @@ from ansible_collections.glitchtip.aio.plugins.module_utils import container_exe
 from ansible_collections.glitchtip.aio.plugins.module_utils.aio_runtime import health as health_rules
 
 
-
 class HealthChecker:
     def __init__(self, module):
         self.module = module
