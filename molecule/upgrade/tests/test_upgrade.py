@@ -126,6 +126,18 @@ def test_a_release_whose_migration_fails_half_way_is_rolled_back(client, setting
                                  "sent to 5.2 after the rollback", timeout=90)
 
 
+def test_the_upgrade_in_check_mode_says_so_and_changes_nothing(client, settings):
+    container = current(client, settings)
+    before = (container.id, container.attrs["State"]["StartedAt"], backups(settings))
+    result = run_playbook("deploy.yml", "--check", *UPGRADE)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "Back up before the GlitchTip version changes" in result.stdout
+    container = current(client, settings)
+    assert (container.id, container.attrs["State"]["StartedAt"], backups(settings)) == before
+    assert container.labels[LABEL] == "5.2" and container.status == "running"
+    assert [c.name for c in client.containers.list(all=True) if c.name.startswith("glitchtip-aio-vup-")] == []
+
+
 def test_the_upgrade_to_6_2_keeps_every_table_and_the_worker_goes_on(client, settings):
     container = current(client, settings)
     generate_data(container, "before-upgrade")
