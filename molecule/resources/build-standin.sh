@@ -11,11 +11,15 @@
 #   6.2           glitchtip-aio-test/glitchtip-standin:6.2, GlitchTip 6.x's shape on the same
 #                 trixie CPython: Django 6, the real django-vtasks task runner (runworker
 #                 --scheduler) through Valkey/Redis or PostgreSQL, granian (standin/variants/6.2).
+#   6.2-broken    glitchtip-aio-test/glitchtip-standin:6.2-broken, the 6.2 stand-in plus a migration
+#                 that fails half-way (standin-broken/, seconds on top of 6.2): the rolled-back
+#                 upgrade of the upgrade scenario. Builds 6.2 first.
 #
 # Each step is skipped while its image's digest label matches its inputs:
 #   glitchtip-aio-test/debian:RELEASE           debootstrap (the rootfs is cached)
 #   glitchtip-aio-test/python:X.Y-slim-RELEASE  python-slim/
 #   glitchtip-aio-test/glitchtip-standin:TAG    standin/
+#   glitchtip-aio-test/glitchtip-standin:6.2-broken  standin-broken/ and the 6.2 image's id
 #
 # Environment:
 #   GLITCHTIP_AIO_CACHE  cache directory (default ${XDG_CACHE_HOME:-$HOME/.cache}/glitchtip-aio-test)
@@ -47,6 +51,12 @@ for variant in "$@"; do
         5.2) ensure_standin 5.2 trixie 3.13 5.2 ;;
         5.2-bookworm) ensure_standin 5.2-bookworm bookworm 3.11 5.2 ;;
         6.2) ensure_standin 6.2 trixie 3.13 6.2 ;;
-        *) log "unknown variant $variant (expected 5.2, 5.2-bookworm or 6.2)"; exit 2 ;;
+        6.2-broken)
+            ensure_standin 6.2 trixie 3.13 6.2
+            ensure_fixture_image glitchtip-aio-test/glitchtip-standin:6.2-broken "$here/standin-broken" \
+                org.glitchtip-aio.standin-digest STANDIN_DIGEST \
+                --build-arg "BASE_IMAGE_ID=$(docker image inspect --format '{{.Id}}' glitchtip-aio-test/glitchtip-standin:6.2)"
+            ;;
+        *) log "unknown variant $variant (expected 5.2, 5.2-bookworm, 6.2 or 6.2-broken)"; exit 2 ;;
     esac
 done
