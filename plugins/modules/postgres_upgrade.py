@@ -10,13 +10,13 @@ DOCUMENTATION = r"""
 module: postgres_upgrade
 short_description: Move the embedded PostgreSQL cluster to the major of a new image by dump and restore, with a way back
 description:
-  - Each image carries one PostgreSQL major (its Debian release's: bookworm 15, trixie 17), so a new base image can
+  - Each image carries one PostgreSQL major (its Debian release's, bookworm 15, trixie 17), so a new base image can
     bring a server that cannot open the data directory's cluster. This module is the deploy's answer, in steps the
     role C(glitchtip.aio.container) runs around the container's replacement (roles/container/tasks/postgres_upgrade.yml).
   - O(step=plan) (read-only, also in check mode) compares the cluster's C(PG_VERSION) under O(data_dir) with the
     major the new image records in C(/etc/glitchtip-aio/carries.json), or, when O(image) is not built yet (check
     mode), the major the base image's Debian release gives. It returns RV(action) C(none), C(upgrade) or C(refuse)
-    and says so (C(PostgreSQL 15 → 17: will upgrade by dump and restore)); a refusal (a newer cluster than the
+    and says so in words (C(PostgreSQL 15 → 17, will upgrade by dump and restore)); a refusal (a newer cluster than the
     image, O(auto_upgrade=false), an interrupted upgrade's record) fails before anything changes.
   - O(step=prepare) takes a verified backup in the old, still running container (C(aio backup)), writes the
     upgrade's record (C(<data_dir>/postgres/aio-upgrade.json)), stops the old container and renames it
@@ -26,7 +26,7 @@ description:
   - O(step=finish) waits for the new container's PostgreSQL and migration, restores the backup (C(aio restore),
     which starts the app and waits until healthy), deletes the record and the old container, and reports versions,
     downtime and where the old cluster and the backup are.
-  - O(step=rollback) undoes whatever the record says was done, in reverse: the new container removed, its cluster
+  - O(step=rollback) undoes whatever the record says was done, in reverse; the new container removed, its cluster
     deleted, the old cluster and Redis data moved back, the old container renamed back and started, and waited
     for until healthy.
 version_added: 0.1.0
@@ -79,7 +79,7 @@ options:
     type: int
     default: 300
 notes:
-  - Test only, never in production - with C(GLITCHTIP_AIO_TEST_ONLY_FAIL_RESTORE_AT=swap) in the environment of the
+  - Test only, never in production. With C(GLITCHTIP_AIO_TEST_ONLY_FAIL_RESTORE_AT=swap) in the environment of the
     module, O(step=finish) makes the restore fail after it has filled the scratch database, to test the way back.
 """
 
