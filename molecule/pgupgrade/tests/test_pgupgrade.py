@@ -10,6 +10,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+import re
 import sys
 import threading
 import time
@@ -30,6 +31,11 @@ testinfra_hosts = ["ansible://localhost"]
 TRIXIE = "glitchtip-aio-test/glitchtip-standin:5.2"
 BOOKWORM = "glitchtip-aio-test/glitchtip-standin:5.2-bookworm"
 STATE = {}  # what the first test seeded, for the others
+
+
+def said(result):
+    """The play's output with line breaks and indentation folded (YAML results wrap long messages)."""
+    return " ".join(result.stdout.split())
 
 
 def cluster_major(settings):
@@ -110,6 +116,26 @@ def unchanged(client, settings):
     assert not glob.glob(os.path.join(settings["glitchtip_data_dir"], "postgres", "data-pg*"))
 
 
+def seed_the_rest(container, marker):
+    """Rows in the tables generate_data leaves empty: groups, permissions, a session, the partitions."""
+    for sql in (
+            "INSERT INTO auth_group (name) VALUES ('g-%(m)s')",
+            "INSERT INTO auth_group_permissions (group_id, permission_id) SELECT g.id, p.id FROM auth_group g, "
+            "auth_permission p WHERE g.name = 'g-%(m)s' ORDER BY p.id LIMIT 3",
+            "INSERT INTO users_user_groups (user_id, group_id) SELECT u.id, g.id FROM users_user u, auth_group g "
+            "WHERE g.name = 'g-%(m)s'",
+            "INSERT INTO users_user_user_permissions (user_id, permission_id) SELECT u.id, p.id FROM users_user u, "
+            "auth_permission p ORDER BY p.id LIMIT 2",
+            "INSERT INTO django_session (session_key, session_data, expire_date) "
+            "VALUES ('s-%(m)s', 'ünï data', now() + interval '1 day')"):
+        psql(container, sql % {"m": marker})
+    partitions = psql(container, "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                                 "AND tablename LIKE 'events_event_p%%' ORDER BY 1").split()
+    for table in partitions:
+        psql(container, "INSERT INTO %s (event_id, received, payload, processed, project_id) SELECT gen_random_uuid(), "
+                        "received, payload, processed, project_id FROM events_event ORDER BY id LIMIT 3" % table)
+
+
 def test_the_bookworm_deployment_runs_postgresql_15_with_rows_everywhere(client, settings):
     container = client.containers.get(settings["glitchtip_container_name"])
     wait_healthy(container)
@@ -119,6 +145,7 @@ def test_the_bookworm_deployment_runs_postgresql_15_with_rows_everywhere(client,
     generate_data(container, marker)
     STATE["event"] = store_processed_event(lambda sql: psql(container, sql), base_url(settings), base_url(settings),
                                            "before the upgrade", timeout=60)
+    seed_the_rest(container, marker)
     STATE["user"] = ("%s@example.com" % marker, "pw-%s" % marker)
     assert login(settings, *STATE["user"]) == 200  # before the checksums: a login may write a session row
     STATE.update(tables=table_checksums(container), uploads=upload_checksums(settings), container_id=container.id,
@@ -128,11 +155,11 @@ def test_the_bookworm_deployment_runs_postgresql_15_with_rows_everywhere(client,
 
 
 def test_check_mode_reports_the_upgrade_and_changes_nothing(client, settings):
-    result = run_playbook("deploy.yml", "--check", "--diff", "-e", "glitchtip_image_base=" + TRIXIE)
+    result = run_playbook("deploy.yml", "--check", "--diff", "-v", "-e", "glitchtip_image_base=" + TRIXIE)
     assert result.returncode == 0, result.stdout[-3000:]
     # The new image is not built in check mode: its major comes from the base image's Debian release.
-    assert "PostgreSQL 15 → 17: will upgrade by dump and restore" in result.stdout
-    assert "base image %s (Debian trixie)" % TRIXIE in result.stdout
+    assert "PostgreSQL 15 → 17: will upgrade by dump and restore" in said(result)
+    assert "base image %s (Debian trixie)" % TRIXIE in said(result)
     unchanged(client, settings)
 
 
@@ -140,7 +167,7 @@ def test_with_auto_upgrade_off_the_move_is_refused_and_nothing_changes(client, s
     result = run_playbook("deploy.yml", "-e", "glitchtip_image_base=" + TRIXIE,
                           "-e", "glitchtip_postgres_auto_upgrade=false")
     assert result.returncode != 0
-    assert "PostgreSQL 15 → 17: refused: glitchtip_postgres_auto_upgrade is false" in result.stdout
+    assert "PostgreSQL 15 → 17: refused: glitchtip_postgres_auto_upgrade is false" in said(result)
     unchanged(client, settings)
 
 
@@ -149,9 +176,9 @@ def test_a_restore_failing_half_way_leaves_the_old_version_serving_on_the_old_cl
     result, seen = deploy_under_probe(settings, "-e", "glitchtip_image_base=" + TRIXIE,
                                       env={"GLITCHTIP_AIO_TEST_ONLY_FAIL_RESTORE_AT": "swap"})
     assert result.returncode != 0
-    assert "upgrade failed at" in result.stdout, result.stdout[-3000:]
-    assert "failed on purpose (test only" in result.stdout
-    assert "rolled back" in result.stdout and "untouched PostgreSQL 15 cluster" in result.stdout
+    assert "upgrade failed at" in said(result), result.stdout[-3000:]
+    assert "failed on purpose (test only" in said(result)
+    assert "rolled back" in said(result) and "untouched PostgreSQL 15 cluster" in said(result)
     assert_never_empty(seen)
     container = client.containers.get(settings["glitchtip_container_name"])
     # The old container itself (its image and settings), on the old cluster, with every row.
@@ -167,11 +194,11 @@ def test_a_restore_failing_half_way_leaves_the_old_version_serving_on_the_old_cl
     STATE["started_at"] = container.attrs["State"]["StartedAt"]
 
 
-def test_the_move_to_trixie_upgrades_postgresql_15_to_17_keeping_every_row(client, settings):
+def test_the_move_to_trixie_upgrades_postgresql_15_to_17_keeping_every_row(client, settings, capsys):
     result, seen = deploy_under_probe(settings, "-e", "glitchtip_image_base=" + TRIXIE)
     assert result.returncode == 0, result.stdout[-4000:]
-    assert "PostgreSQL 15 → 17: will upgrade by dump and restore" in result.stdout
-    assert "upgraded by dump and restore" in result.stdout
+    assert "PostgreSQL 15 → 17: will upgrade by dump and restore" in said(result)
+    assert "upgraded by dump and restore" in said(result)
     assert_never_empty(seen)
     container = client.containers.get(settings["glitchtip_container_name"])
     assert container.attrs["Image"] != STATE["image"]
@@ -190,15 +217,20 @@ def test_the_move_to_trixie_upgrades_postgresql_15_to_17_keeping_every_row(clien
         assert handle.read().strip() == "15"
     assert not os.path.exists(os.path.join(settings["glitchtip_data_dir"], "postgres", "aio-upgrade.json"))
     assert [name for name in client.containers.list(all=True) if name.name.endswith("-pg15-old")] == []
-    print("upgrade: longest unavailability under the 100 ms prober %.1fs, %d probes"
-          % (unavailable_seconds(seen), len(seen)))
-    STATE.update(container_id=container.id, started_at=container.attrs["State"]["StartedAt"])
+    reported = re.search(r"upgraded by dump and restore, ([0-9.]+)s of downtime", said(result))
+    assert reported, said(result)[-2000:]
+    with capsys.disabled():
+        print("\npgupgrade: PostgreSQL 15 -> 17 downtime %ss as the deploy reports it; longest unavailability "
+              "under the 100 ms prober %.1fs (%d probes); deploy wall time %.0fs"
+              % (reported.group(1), unavailable_seconds(seen), len(seen), seen[-1][0]))
+    STATE.update(container_id=container.id, started_at=container.attrs["State"]["StartedAt"],
+                 tables=table_checksums(container))
 
 
 def test_the_reverse_move_is_refused_before_anything_changes(client, settings):
     result = run_playbook("deploy.yml", "-e", "glitchtip_image_base=" + BOOKWORM)
     assert result.returncode != 0
-    assert "PostgreSQL 17 → 15: refused" in result.stdout, result.stdout[-3000:]
+    assert "PostgreSQL 17 → 15: refused" in said(result), result.stdout[-3000:]
     container = client.containers.get(settings["glitchtip_container_name"])
     assert container.id == STATE["container_id"]
     assert container.attrs["State"]["StartedAt"] == STATE["started_at"]
