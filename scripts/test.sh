@@ -24,8 +24,8 @@ antsibull-changelog lint
 antsibull-changelog generate
 git diff --exit-code -- CHANGELOG.md
 
-step "test fixtures: the GlitchTip 5.2 and 6.2 stand-in base images (built once, then cached)"
-molecule/resources/build-standin.sh 5.2 6.2
+step "test fixtures: the GlitchTip 5.2 (trixie and bookworm) and 6.2 stand-in base images (built once, then cached)"
+molecule/resources/build-standin.sh 5.2 5.2-bookworm 6.2
 
 # The README's own commands with the defaults a new user gets (container glitchtip-aio, port
 # 8000, /srv/glitchtip-aio), a second run, health.yml, and the installed collection tarball.
@@ -52,5 +52,10 @@ step "molecule: multihost (web1, web2, worker1 + external services on the local 
 molecule test --scenario-name multihost
 step "molecule: multihost6 (GlitchTip 6.x: web1, two worker hosts whose schedulers share one lock)"
 molecule test --scenario-name multihost6
+
+# PostgreSQL 15 (bookworm stand-in) to 17 (trixie) by changing only glitchtip_image_base: check mode,
+# auto-upgrade off, a broken upgrade rolled back, the upgrade under a 100 ms prober, the reverse refused.
+step "molecule: pgupgrade (PostgreSQL-major upgrade by dump and restore, with its way back)"
+molecule test --scenario-name pgupgrade
 
 step "all passed"

@@ -26,3 +26,21 @@ def test_the_database_password_is_required_embedded_or_external():
     settings = {"programs": {"web": {}}}
     assert entrypoint.missing_secrets(settings, {"SECRET_KEY": "k"}) == ["AIO_DB_PASSWORD"]
     assert entrypoint.missing_secrets(settings, {"SECRET_KEY": "k", "AIO_DB_PASSWORD": "p"}) == []
+
+
+def test_during_a_postgres_upgrade_the_app_is_configured_but_not_started(tmp_path):
+    available = tmp_path / "conf.d"
+    available.mkdir()
+    for name in ("postgres", "migrate", "web", "worker"):
+        (available / ("%s.conf" % name)).write_text("[program:%s]\nautostart=true\npriority=1\n" % name,
+                                                   encoding="utf-8")
+    pgdata = tmp_path / "postgres" / "data"
+    pgdata.mkdir(parents=True)
+    settings = {"paths": {"run": str(tmp_path / "run"), "pgdata": str(pgdata)},
+                "programs": {"postgres": {}, "migrate": {}, "web": {}, "worker": {}}}
+    (tmp_path / "postgres" / entrypoint.UPGRADE_HOLD_FILE).write_text("{}", encoding="utf-8")
+    entrypoint.link_programs(settings, available=str(available))
+    programs = tmp_path / "run" / "programs"
+    assert (programs / "web.conf").read_text(encoding="utf-8") == "[program:web]\nautostart=false\npriority=1\n"
+    assert "autostart=false" in (programs / "worker.conf").read_text(encoding="utf-8")
+    assert os.path.islink(programs / "postgres.conf") and os.path.islink(programs / "migrate.conf")

@@ -20,10 +20,12 @@ import threading
 import time
 import xmlrpc.client
 
-from . import backup_files as files, health, pgtools, probes, settings as aio_settings, supervisor_rpc
+from . import backup_files as files, entrypoint, health, pgtools, probes, settings as aio_settings, supervisor_rpc
 from .backup_files import BackupError
 
 APP_PROGRAMS = ("scheduler", "worker", "web")  # stopped in this order, started in reverse
+# TEST ONLY: makes a restore fail at the named step (only "swap"), to test what callers do about it.
+TEST_FAIL_ENV = "AIO_TEST_ONLY_FAIL_RESTORE_AT"
 
 
 # How the PostgreSQL clients of this process connect. One ``aio backup``/``aio restore`` is one
@@ -419,9 +421,31 @@ class Restore:
                                   % (self.deadline, "; ".join(bad)))
             time.sleep(0.5)
 
+    def require_postgres(self):
+        """Refuse up front, nothing touched, when the PostgreSQL server does not answer (a restore could
+        neither fill a scratch database nor put the live one back)."""
+        try:
+            server_version()
+        except (BackupError, OSError, subprocess.SubprocessError) as exc:
+            raise BackupError("postgres: PostgreSQL does not answer, so nothing can be restored (%s); nothing was "
+                              "changed: see aio health and aio logs postgres" % str(exc).split(": ", 1)[-1])
+
+    def services_state(self):
+        """After a rollback: whether the services are healthy again, in words (waited for as after a restore)."""
+        if self.upgrade_hold():
+            return False, "the app stays stopped: a PostgreSQL upgrade holds it until a restore succeeds"
+        try:
+            self.wait_healthy()
+        except (BackupError, OSError, xmlrpc.client.Error) as exc:
+            return False, "services are NOT healthy again: %s" % exc
+        return True, "services run again and are healthy"
+
     def swap(self, incoming, outgoing):
         """Put `incoming` in place of the live database in one transaction; the live one becomes `outgoing`.
         Sessions still connected (a client held open) are terminated after new ones are refused."""
+        if os.environ.get(TEST_FAIL_ENV) == "swap" and incoming.startswith(self.database + "_restore_"):
+            # TEST ONLY (molecule/pgupgrade): a restore that fails half-way, its scratch database filled.
+            raise BackupError("swap: failed on purpose (test only: %s=swap)" % TEST_FAIL_ENV)
         live = pgtools.quote_ident(self.database)
         psql("ALTER DATABASE %s ALLOW_CONNECTIONS false;\n"
              "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
@@ -483,6 +507,7 @@ class Restore:
                           reason="%s verified (%s); nothing was changed"
                           % (os.path.basename(directory), verified_detail(manifest_)))
             return report
+        self.require_postgres()
         manifest_ = verify_files(directory)
         self.step("verify", "manifest and %d checksums ok" % len(manifest_["files"]))
         programs = self.app_programs()
@@ -527,10 +552,12 @@ class Restore:
         except (BackupError, OSError, subprocess.SubprocessError, xmlrpc.client.Fault) as exc:
             failed_step = str(exc).split(":", 1)[0] if isinstance(exc, BackupError) else "io"
             pool.shutdown(wait=True)
-            self.rollback(swapped, scratch, rollback_db, uploads_rollback, programs)
-            report.update(ok=False, failed_step=failed_step,
-                          reason="restore failed at %s; the live database is as it was and services run again: %s"
-                          % (failed_step, exc))
+            restored = self.rollback(swapped, scratch, rollback_db, uploads_rollback, programs)
+            healthy, services = self.services_state()
+            report.update(ok=False, failed_step=failed_step, services_healthy=healthy,
+                          reason="restore failed at %s; %s and %s: %s"
+                          % (failed_step, "the live database is as it was" if restored else
+                             "putting the live database back was INCOMPLETE (see steps)", services, exc))
             report["seconds"] = round(time.monotonic() - self.started, 2)
             return report
         pool.shutdown(wait=True)
@@ -564,10 +591,22 @@ class Restore:
                 self.swap(rollback_db, scratch)
             psql("DROP DATABASE IF EXISTS %s" % pgtools.quote_ident(scratch), step="rollback")
             self.step("rollback", "live database and uploads as before")
+            restored = True
         except Exception as exc:  # keep going: services must come back regardless
             self.step("rollback", "incomplete: %s" % exc)
+            restored = False
+        if self.upgrade_hold():
+            # A fresh cluster of a PostgreSQL-major upgrade: its live database is empty.
+            self.step("start", "not started: a PostgreSQL upgrade holds the app (%s)" % self.upgrade_hold())
+            return restored
         try:
             self.start_app(programs)
             self.step("start", ", ".join(reversed(programs)))
         except Exception as exc:
             self.step("start", "failed: %s" % exc)
+        return restored
+
+    def upgrade_hold(self):
+        """The PostgreSQL-major upgrade's hold file when present (see entrypoint), else None."""
+        path = entrypoint.upgrade_hold_path(self.settings)
+        return path if path and os.path.exists(path) else None

@@ -11,7 +11,7 @@ import os
 import signal
 import sys
 
-from . import health, launcher, logtail, probes, programs, settings as aio_settings, watchdog
+from . import health, launcher, logtail, probes, programs, settings as aio_settings, start_reasons, watchdog
 from .entrypoint import exec_supervisord
 
 
@@ -38,11 +38,13 @@ def cmd_logs(args, settings, environ):
 
 
 def cmd_run(args, settings, environ):
+    start_reasons.clear(settings, args.program)
     try:
         programs.start(args.program, settings, environ)
     except (launcher.StartError, aio_settings.SettingsError) as exc:
-        launcher.log("%s cannot start: %s"
-                     % (args.program, aio_settings.redact(str(exc), aio_settings.secret_values(environ))))
+        reason = aio_settings.redact(str(exc), aio_settings.secret_values(environ))
+        launcher.log("%s cannot start: %s" % (args.program, reason))
+        start_reasons.record(settings, args.program, reason)
         return 1
     return 0
 

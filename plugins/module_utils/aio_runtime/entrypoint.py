@@ -13,6 +13,23 @@ from . import settings as aio_settings
 
 SUPERVISORD_CONF = "/etc/supervisor/supervisord.conf"
 PROGRAMS_AVAILABLE = "/etc/supervisor/conf.d"
+# Written by the deploy's PostgreSQL-major upgrade (glitchtip.aio.postgres_upgrade) beside the
+# cluster while the new cluster is still empty: the app programs are then configured but not
+# started, so no empty GlitchTip ever answers; the restore starts them, the deploy removes the file.
+UPGRADE_HOLD_FILE = "aio-upgrade.json"
+HELD_PROGRAMS = ("web", "worker", "scheduler")
+
+
+def upgrade_hold_path(settings):
+    """The hold file beside the embedded cluster; None without one (external PostgreSQL)."""
+    pgdata = settings["paths"].get("pgdata")
+    return os.path.join(os.path.dirname(pgdata), UPGRADE_HOLD_FILE) if pgdata else None
+
+
+def held_program_conf(text):
+    """A program file that supervisord loads but does not start (startProcess starts it later)."""
+    return "\n".join("autostart=false" if line.strip().startswith("autostart=") else line
+                     for line in text.split("\n"))
 
 
 def missing_secrets(settings, environ):
@@ -25,8 +42,18 @@ def link_programs(settings, available=PROGRAMS_AVAILABLE):
     """supervisord includes the run directory's program files: only those this container runs."""
     enabled = os.path.join(settings["paths"]["run"], "programs")
     os.makedirs(enabled, mode=0o700)
+    hold_file = upgrade_hold_path(settings)
+    hold = bool(hold_file) and os.path.exists(hold_file)
     for name in settings["programs"]:
-        os.symlink(os.path.join(available, "%s.conf" % name), os.path.join(enabled, "%s.conf" % name))
+        source = os.path.join(available, "%s.conf" % name)
+        target = os.path.join(enabled, "%s.conf" % name)
+        if hold and name in HELD_PROGRAMS:
+            with open(source) as handle:
+                text = held_program_conf(handle.read())
+            with open(target, "w") as handle:
+                handle.write(text)
+        else:
+            os.symlink(source, target)
 
 
 def prepare(settings, environ):

@@ -121,6 +121,25 @@ def overall(components):
     return worst(c["status"] for c in components)
 
 
+def with_start_reasons(components, reasons):
+    """Components whose program recorded why it cannot start (launcher.record_cannot_start) say so first:
+    the supervisor's per-program reason, and the service component of that name when it is not ok."""
+    if not reasons:
+        return components
+    for item in components:
+        if item["name"] == "supervisor":
+            programs = item["details"].get("programs", {})
+            for name, reason in sorted(reasons.items()):
+                if name in programs and programs[name]["status"] != OK:
+                    programs[name]["reason"] = "cannot start: %s" % reason
+            bad = ["%s %s" % (name, p["reason"]) for name, p in sorted(programs.items()) if p["status"] != OK]
+            if bad:
+                item["reason"] = "; ".join(bad)
+        elif item["name"] in reasons and item["status"] != OK:
+            item["reason"] = "cannot start: %s (%s)" % (reasons[item["name"]], item["reason"])
+    return components
+
+
 def report(components):
     return {"status": overall(components), "components": {c["name"]: c for c in components}}
 
@@ -140,7 +159,11 @@ def hopeless(report_):
                                                and program.get("reason", "").startswith("failed")):
             failed.append(name)
     if failed:
-        return {"programs": sorted(failed), "reason": "%s failed for good" % ", ".join(sorted(failed))}
+        programs = sup.get("details", {}).get("programs", {})
+        why = ["%s %s" % (name, programs[name]["reason"]) for name in sorted(failed)
+               if programs[name].get("reason", "").startswith("cannot start: ")]
+        return {"programs": sorted(failed), "reason": "; ".join(why) if why else
+                "%s failed for good" % ", ".join(sorted(failed))}
     return None
 
 

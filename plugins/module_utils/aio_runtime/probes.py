@@ -18,7 +18,7 @@ import time
 import urllib.error
 import urllib.request
 
-from . import health, pgtools, settings as aio_settings, supervisor_rpc
+from . import health, pgtools, settings as aio_settings, start_reasons, supervisor_rpc
 
 
 def _elapsed_ms(started):
@@ -326,4 +326,4 @@ def run(settings, environ, components=health.COMPONENTS):
         results.append(probe_worker(settings, environ, supervisor))
     if "host" in wanted:
         results.append(probe_host(settings))
-    return health.report(results)
+    return health.report(health.with_start_reasons(results, start_reasons.reasons(settings)))

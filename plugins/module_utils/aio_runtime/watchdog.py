@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sys
 
-from . import supervisor_rpc
+from . import start_reasons, supervisor_rpc
 
 
 def parse_tokens(line):
@@ -21,10 +21,14 @@ def parse_tokens(line):
     return dict(token.split(":", 1) for token in line.split() if ":" in token)
 
 
-def shutdown_reason(event_name, payload, programs):
-    """Why this event must end the container, or None."""
+def shutdown_reason(event_name, payload, programs, cannot_start=None):
+    """Why this event must end the container, or None. A program that recorded why it cannot start
+    (cannot_start: {program: reason}) would fail the same way after a restart: the container stays up,
+    its health unhealthy with that reason, instead of restarting in a loop."""
     name = payload.get("processname", "")
     if name not in programs:
+        return None
+    if event_name == "PROCESS_STATE_FATAL" and name in (cannot_start or {}):
         return None
     if event_name == "PROCESS_STATE_FATAL":
         return "%s entered FATAL (supervisord gave up restarting it)" % name
@@ -48,7 +52,12 @@ def listen(settings, stdin=sys.stdin, stdout=sys.stdout, stderr=sys.stderr, shut
             return
         header = parse_tokens(header_line)
         payload = parse_tokens(stdin.read(int(header.get("len", 0))).split("\n", 1)[0])
-        reason = shutdown_reason(header.get("eventname", ""), payload, programs)
+        known = start_reasons.reasons(settings) if header.get("eventname") == "PROCESS_STATE_FATAL" else {}
+        reason = shutdown_reason(header.get("eventname", ""), payload, programs, known)
+        if payload.get("processname") in known and header.get("eventname") == "PROCESS_STATE_FATAL":
+            stderr.write("[aio watchdog] %s cannot start: %s; the container stays up, unhealthy, as a restart "
+                         "would fail the same way\n" % (payload["processname"], known[payload["processname"]]))
+            stderr.flush()
         if reason:
             stderr.write("[aio watchdog] %s: stopping the container so its restart policy acts\n" % reason)
             stderr.flush()

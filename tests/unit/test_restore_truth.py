@@ -1,0 +1,79 @@
+# -*- coding: utf-8 -*-
+"""backup.Restore tells the truth: it refuses up front without a PostgreSQL server, says whether the
+services are healthy after a rollback, and leaves the app of a PostgreSQL upgrade held."""
+
+from __future__ import annotations
+
+import pytest
+
+from test_backup_connection import BAKED
+
+from ansible_collections.glitchtip.aio.plugins.module_utils.aio_runtime import backup, settings as aio_settings
+
+
+class Supervisor:
+    def __init__(self):
+        self.started = []
+
+    def getAllProcessInfo(self):
+        return [{"name": name, "statename": "STOPPED"} for name in ("postgres", "web", "worker")]
+
+    def getProcessInfo(self, name):
+        return {"statename": "STOPPED"}
+
+    def startProcess(self, name, wait):
+        self.started.append(name)
+
+
+class Rpc:
+    def __init__(self):
+        self.supervisor = Supervisor()
+
+
+@pytest.fixture
+def restore(tmp_path, monkeypatch):
+    settings = aio_settings.effective(BAKED, {})
+    settings["paths"]["backups"] = str(tmp_path / "backups")
+    settings["paths"]["pgdata"] = str(tmp_path / "postgres" / "data")
+    (tmp_path / "postgres").mkdir()
+    (tmp_path / "backups" / "glitchtip-20261127T023000Z").mkdir(parents=True)
+    (tmp_path / "backups" / "glitchtip-20261127T023000Z" / "manifest.json").write_text("{}", encoding="utf-8")
+    monkeypatch.setattr(backup, "_client_major", lambda: 17)
+    yield backup.Restore(settings, {}, rpc=Rpc()), tmp_path
+    backup.use_connection(aio_settings.effective(BAKED, {}), {})
+
+
+def test_a_restore_without_a_running_postgresql_is_refused_before_anything(restore, monkeypatch):
+    restore_, _tmp = restore
+
+    def no_server(sql, database="postgres", step="sql"):
+        raise backup.BackupError("%s: psql exited with 2: connection to server on socket failed" % step)
+
+    monkeypatch.setattr(backup, "psql", no_server)
+    monkeypatch.setattr(backup, "verify_files", lambda d: pytest.fail("verified although nothing can be restored"))
+    with pytest.raises(backup.BackupError, match="^postgres: PostgreSQL does not answer, so nothing can be restored "
+                                                 r"\(psql exited with 2: connection to server on socket failed\); nothing was changed"):
+        restore_.run("latest")
+
+
+def test_after_a_rollback_services_are_called_healthy_only_when_seen_healthy(restore, monkeypatch):
+    restore_, _tmp = restore
+    monkeypatch.setattr(restore_, "wait_healthy", lambda: (_ for _ in ()).throw(
+        backup.BackupError("health: not healthy within 120s after the restore (web: refused)")))
+    assert restore_.services_state() == (
+        False, "services are NOT healthy again: health: not healthy within 120s after the restore (web: refused)")
+    monkeypatch.setattr(restore_, "wait_healthy", lambda: {"status": "ok"})
+    assert restore_.services_state() == (True, "services run again and are healthy")
+
+
+def test_the_rollback_of_a_postgresql_upgrades_restore_leaves_the_app_stopped(restore, monkeypatch):
+    restore_, tmp = restore
+    restore_.started = 0.0
+    monkeypatch.setattr(backup, "psql", lambda *a, **k: "")
+    (tmp / "postgres" / "aio-upgrade.json").write_text("{}", encoding="utf-8")
+    assert restore_.rollback(False, "scratch", "rollback", None, ["web", "worker"]) is True
+    assert restore_.rpc.supervisor.started == []
+    assert restore_.services_state()[0] is False
+    (tmp / "postgres" / "aio-upgrade.json").unlink()
+    restore_.rollback(False, "scratch", "rollback", None, ["web", "worker"])
+    assert restore_.rpc.supervisor.started == ["worker", "web"]
