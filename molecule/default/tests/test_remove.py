@@ -113,10 +113,19 @@ def test_purge_refuses_without_a_running_container(client, settings):
 
 def test_purge_backs_up_outside_then_the_backup_restores(client, settings, marker, final_backup_dir):
     data_dir = settings["glitchtip_data_dir"]
+    backups_dir = os.path.join(data_dir, "backups")
+    # Backups the purge did not make (earlier tests', nightly, pre-upgrade) are the operator's too.
+    older = {n: snapshot(os.path.join(backups_dir, n)) for n in os.listdir(backups_dir) if n.startswith("glitchtip-")}
+    assert older, "the scenario's earlier tests leave backups behind"
     result = run_playbook("remove.yml", "-e", "purge=true", "-e", "glitchtip_purge_backup_dir=%s" % final_backup_dir)
     assert result.returncode == 0, result.stdout[-3000:]
     assert not os.path.exists(data_dir)
-    (name,) = [n for n in os.listdir(final_backup_dir) if os.path.isdir(os.path.join(final_backup_dir, n))]
+    kept = sorted(n for n in os.listdir(final_backup_dir) if os.path.isdir(os.path.join(final_backup_dir, n)))
+    assert set(older) < set(kept) and len(kept) == len(older) + 1, (sorted(older), kept)
+    for old_name, files in older.items():
+        assert snapshot(os.path.join(final_backup_dir, old_name)) == files, old_name
+    assert "%d older backup(s) kept" % len(older) in " ".join(result.stdout.split())
+    (name,) = set(kept) - set(older)  # the final backup
     assert os.path.isfile(os.path.join(final_backup_dir, name, "manifest.json"))
     secrets = os.path.join(final_backup_dir, name + ".secrets.yml")
     assert stat.S_IMODE(os.stat(secrets).st_mode) == 0o600
