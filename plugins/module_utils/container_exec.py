@@ -24,7 +24,7 @@ except ImportError as exc:  # reported by the module with missing_required_lib
     DOCKER_IMPORT_ERROR = exc
     DockerException = APIError = NotFound = Exception
 
-from .aio_runtime import logtail, settings as aio_settings
+from .aio_runtime import logtail, settings as aio_settings, watchdog
 
 
 # Options of every module that reaches the container (documented in doc_fragments/container.py).
@@ -161,6 +161,19 @@ def host_log_dir(attrs, destination=LOG_MOUNT):
 def read_log_tail(path, lines, secrets):
     """Last lines of a host-side log file, secrets redacted."""
     return [aio_settings.redact(line, secrets) for line in logtail.tail_lines(path, lines)]
+
+
+def watchdog_stop_reason(log_dir, since):
+    """Why the watchdog ended the container, if it wrote so (watchdog.log) at or after `since` (epoch
+    seconds); an older line is an earlier restart's."""
+    path = os.path.join(log_dir, "watchdog.log")
+    try:
+        if os.path.getmtime(path) < since:
+            return None
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            return watchdog.last_stop_reason(handle.readlines()[-50:])
+    except OSError:
+        return None
 
 
 def program_log_tails(log_dir, programs, lines, secrets):

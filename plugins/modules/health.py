@@ -114,6 +114,7 @@ class HealthChecker:
         self.container = container_exec.AioContainer(module.params["container"], module.params["docker_host"])
         self.first_attrs = self.container.inspect()
         self.last_attrs = self.first_attrs
+        self.since = time.time()
 
     def args(self):
         args = ["health"]
@@ -130,8 +131,10 @@ class HealthChecker:
         state = container_exec.state_summary(attrs)
         first = container_exec.state_summary(self.first_attrs)
         if state["restart_count"] > first.get("restart_count", 0) or state["started_at"] != first.get("started_at"):
-            return None, "container restarted while waiting (restart count %d, last exit code %s)" % (
-                state["restart_count"], state["exit_code"])
+            why = container_exec.watchdog_stop_reason(self.module.params["log_dir"], self.since - 1) \
+                if self.module.params["log_dir"] else None
+            return None, "container restarted while waiting (restart count %d, last exit code %s)%s" % (
+                state["restart_count"], state["exit_code"], ": " + why if why else "")
         if not state["running"]:
             return None, "container is %s (exit code %s)" % (state["status"], state["exit_code"])
         try:

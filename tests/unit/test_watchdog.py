@@ -119,3 +119,24 @@ def test_listen_returns_at_end_of_input():
     watchdog.listen({"programs": PROGRAMS}, stdin=io.StringIO(""), stdout=stdout, stderr=io.StringIO(),
                     shutdown=lambda: pytest.fail("no event, no shutdown"))
     assert stdout.getvalue() == "READY\n"
+
+
+def test_the_stop_line_is_read_back_by_its_own_format():
+    lines = ["[aio watchdog] web entered FATAL (supervisord gave up restarting it): stopping the container so its "
+             "restart policy acts\n", "noise\n",
+             watchdog.STOPPING % "migrate exited unexpectedly" + "\n", "[aio watchdog] shutdown request failed: x\n"]
+    assert watchdog.last_stop_reason(lines) == "migrate exited unexpectedly"
+    assert watchdog.last_stop_reason(["READY\n"]) is None
+
+
+def test_a_deploys_health_wait_reads_why_only_from_a_line_written_while_it_waited(tmp_path):
+    import os
+
+    from ansible_collections.glitchtip.aio.plugins.module_utils import container_exec
+
+    log = tmp_path / "watchdog.log"
+    log.write_text(watchdog.STOPPING % "migrate exited unexpectedly" + "\n")
+    written = os.path.getmtime(log)
+    assert container_exec.watchdog_stop_reason(str(tmp_path), written - 5) == "migrate exited unexpectedly"
+    assert container_exec.watchdog_stop_reason(str(tmp_path), written + 5) is None  # an earlier restart's line
+    assert container_exec.watchdog_stop_reason(str(tmp_path / "missing"), 0) is None

@@ -11,6 +11,7 @@ looking alive with a dead service inside.
 
 from __future__ import annotations
 
+import re
 import sys
 
 from . import start_reasons, supervisor_rpc
@@ -38,6 +39,21 @@ def shutdown_reason(event_name, payload, programs, cannot_start=None):
     return None
 
 
+# The line the watchdog writes (to watchdog.log) before it ends the container, and its reader: a deploy's
+# health wait that sees the container restart says why.
+STOPPING = "[aio watchdog] %s: stopping the container so its restart policy acts"
+_STOPPING = re.compile("^" + re.escape(STOPPING).replace(re.escape("%s"), "(.+)") + "$")
+
+
+def last_stop_reason(lines):
+    """The reason of the last STOPPING line among lines, or None."""
+    for line in reversed(list(lines)):
+        match = _STOPPING.match(line.rstrip("\r\n"))
+        if match:
+            return match.group(1)
+    return None
+
+
 def listen(settings, stdin=sys.stdin, stdout=sys.stdout, stderr=sys.stderr, shutdown=None):
     """The listener loop (supervisord's READY / RESULT protocol)."""
     programs = settings["programs"]
@@ -59,7 +75,7 @@ def listen(settings, stdin=sys.stdin, stdout=sys.stdout, stderr=sys.stderr, shut
                          "would fail the same way\n" % (payload["processname"], known[payload["processname"]]))
             stderr.flush()
         if reason:
-            stderr.write("[aio watchdog] %s: stopping the container so its restart policy acts\n" % reason)
+            stderr.write(STOPPING % reason + "\n")
             stderr.flush()
             try:
                 shutdown()
