@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import time
 
 try:
     import docker
@@ -24,7 +25,7 @@ except ImportError as exc:  # reported by the module with missing_required_lib
     DOCKER_IMPORT_ERROR = exc
     DockerException = APIError = NotFound = Exception
 
-from .aio_runtime import logtail, settings as aio_settings, watchdog
+from .aio_runtime import health as health_rules, logtail, settings as aio_settings, watchdog
 
 
 # Options of every module that reaches the container (documented in doc_fragments/container.py).
@@ -96,8 +97,9 @@ class AioContainer:
             raise ContainerError("cannot run aio %s in %s: %s" % (" ".join(args), self.name, exc))
         return code, stdout.decode("utf-8", "replace"), stderr.decode("utf-8", "replace")
 
-    def exec_aio_json(self, args):
-        code, out, err = self.exec_aio(list(args) + ["--json"])
+    def exec_aio_json(self, args, environment=None):
+        """Run ``aio ARGS --json``; (exit code, its report). ContainerError when it prints no JSON."""
+        code, out, err = self.exec_aio(list(args) + ["--json"], environment=environment)
         return code, _json_report(args, code, out, err)
 
 
@@ -174,6 +176,56 @@ def watchdog_stop_reason(log_dir, since):
             return watchdog.last_stop_reason(handle.readlines()[-50:])
     except OSError:
         return None
+
+
+class HealthWatch:
+    """Looks at a container's health, one ``aio health`` a look, for health_rules.wait_until_healthy.
+
+    Each look first asks Docker: a container that is gone, not running, or started again since the
+    watch began (its restart count or start time moved) is a fatal reason, the last with the watchdog's
+    stop reason when LOG_DIR (the host's bind-mounted logs) holds one written meanwhile. One watch for
+    the health module's wait and the PostgreSQL upgrade's.
+    """
+
+    def __init__(self, container, components=None, log_dir=None):
+        self.container = container
+        self.components = list(components or [])
+        self.log_dir = log_dir
+        self.first_attrs = container.inspect()
+        self.last_attrs = self.first_attrs
+        self.since = time.time()
+
+    def args(self):
+        args = ["health"]
+        for name in self.components:
+            args += ["--component", name]
+        return args
+
+    def observe(self):
+        """One look: (report or None, fatal reason or None)."""
+        attrs = self.container.inspect()
+        self.last_attrs = attrs
+        if attrs is None:
+            return None, "container %s does not exist" % self.container.name
+        state = state_summary(attrs)
+        first = state_summary(self.first_attrs)
+        if state["restart_count"] > first.get("restart_count", 0) or state["started_at"] != first.get("started_at"):
+            why = watchdog_stop_reason(self.log_dir, self.since - 1) if self.log_dir else None
+            return None, "container restarted while waiting (restart count %d, last exit code %s)%s" % (
+                state["restart_count"], state["exit_code"], ": " + why if why else "")
+        if not state["running"]:
+            return None, "container is %s (exit code %s)" % (state["status"], state["exit_code"])
+        try:
+            _code, report = self.container.exec_aio_json(self.args())
+        except ContainerError as exc:
+            return {"status": health_rules.UNKNOWN, "components": {}, "error": str(exc)}, None
+        return report, None
+
+    def wait(self, timeout, interval, observe=None):
+        """health_rules.wait_until_healthy over observe (this watch's by default): (outcome, report, reason,
+        attempts)."""
+        return health_rules.wait_until_healthy(observe or self.observe, timeout, interval, time.monotonic,
+                                               time.sleep)
 
 
 def program_log_tails(log_dir, programs, lines, secrets):

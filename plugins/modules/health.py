@@ -112,52 +112,23 @@ class HealthChecker:
     def __init__(self, module):
         self.module = module
         self.container = container_exec.AioContainer(module.params["container"], module.params["docker_host"])
-        self.first_attrs = self.container.inspect()
-        self.last_attrs = self.first_attrs
-        self.since = time.time()
-
-    def args(self):
-        args = ["health"]
-        for name in self.module.params["components"] or []:
-            args += ["--component", name]
-        return args
-
-    def observe(self):
-        """One look: (report or None, fatal reason or None)."""
-        attrs = self.container.inspect()
-        self.last_attrs = attrs
-        if attrs is None:
-            return None, "container %s does not exist" % self.module.params["container"]
-        state = container_exec.state_summary(attrs)
-        first = container_exec.state_summary(self.first_attrs)
-        if state["restart_count"] > first.get("restart_count", 0) or state["started_at"] != first.get("started_at"):
-            why = container_exec.watchdog_stop_reason(self.module.params["log_dir"], self.since - 1) \
-                if self.module.params["log_dir"] else None
-            return None, "container restarted while waiting (restart count %d, last exit code %s)%s" % (
-                state["restart_count"], state["exit_code"], ": " + why if why else "")
-        if not state["running"]:
-            return None, "container is %s (exit code %s)" % (state["status"], state["exit_code"])
-        try:
-            _code, report = self.container.exec_aio_json(self.args())
-        except container_exec.ContainerError as exc:
-            return {"status": health_rules.UNKNOWN, "components": {}, "error": str(exc)}, None
-        return report, None
+        self.watch = container_exec.HealthWatch(self.container, module.params["components"],
+                                                module.params["log_dir"])
 
     def run(self):
         params = self.module.params
         started = time.monotonic()
         if params["wait_timeout"] > 0:
-            outcome, report, reason, attempts = health_rules.wait_until_healthy(
-                self.observe, params["wait_timeout"], params["interval"], time.monotonic, time.sleep)
+            outcome, report, reason, attempts = self.watch.wait(params["wait_timeout"], params["interval"])
         else:
-            report, reason = self.observe()
+            report, reason = self.watch.observe()
             attempts = 1
             outcome = "ok" if report and report.get("status") == health_rules.OK else "reported"
         result = {
             "changed": False,
             "status": (report or {}).get("status", health_rules.DOWN if reason else health_rules.UNKNOWN),
             "components": (report or {}).get("components", {}),
-            "container": container_exec.state_summary(self.last_attrs),
+            "container": container_exec.state_summary(self.watch.last_attrs),
             "attempts": attempts,
             "elapsed": round(time.monotonic() - started, 2),
         }
@@ -167,7 +138,7 @@ class HealthChecker:
                     "migrate", "web", "worker", "postgres", "redis", "supervisord", "watchdog"]
                 result["log_tails"] = container_exec.program_log_tails(
                     params["log_dir"], programs, params["log_lines"],
-                    self.container.secret_values(self.last_attrs))
+                    self.container.secret_values(self.watch.last_attrs))
             if params["wait_timeout"] > 0 or reason:
                 self.module.fail_json(msg="GlitchTip AIO container %s is not healthy: %s" % (params["container"], reason),
                                       **result)
