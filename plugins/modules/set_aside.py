@@ -17,7 +17,8 @@ description:
   - O(state=restored) removes whatever container now has the name O(container) (the failed replacement), renames
     the set-aside container back, gives it O(restart_policy) and starts it.
   - O(state=absent) removes the set-aside container (after a successful change). Its image is left alone.
-  - The container role runs these around a change of C(glitchtip_version) (README "Upgrading and rolling back").
+  - The container role runs these around a change of C(glitchtip_version) (README "Upgrading and rolling back");
+    M(glitchtip.aio.postgres_upgrade) sets the old container aside the same way (module_utils/container_aside.py).
 version_added: 0.1.0
 author: glitchtip-aio contributors (!UNKNOWN)
 extends_documentation_fragment:
@@ -48,7 +49,8 @@ options:
     type: int
     default: 60
   restart_policy:
-    description: Restart policy the container gets back with O(state=restored).
+    description: Restart policy the container gets back with O(state=restored) (also when it is back under its
+      name already but without it, as after a put-back interrupted after the rename).
     type: str
     default: unless-stopped
 """
@@ -94,33 +96,7 @@ steps:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.glitchtip.aio.plugins.module_utils import container_exec
-
-
-def _inspect(api, name):
-    try:
-        return api.inspect_container(name)
-    except container_exec.NotFound:
-        return None
-
-
-def plan(state, current, aside):
-    """The steps for STATE given the inspected container (CURRENT) and the set-aside one (ASIDE)."""
-    if state == "aside":
-        if aside is not None and current is not None and current["Id"] != aside["Id"]:
-            raise ValueError("both %s and %s exist: a set-aside container is left from an earlier version change "
-                             "that did not finish; put it back (state=restored) or remove it first"
-                             % (current["Name"].lstrip("/"), aside["Name"].lstrip("/")))
-        if current is None:
-            return []
-        return (["stop"] if current["State"]["Running"] else []) + ["restart policy no", "rename"]
-    if state == "restored":
-        if aside is None:
-            if current is None:
-                raise ValueError("no set-aside container to put back and none running")
-            return [] if current["State"]["Running"] else ["start"]
-        return (["remove replacement"] if current is not None else []) + ["rename back", "restart policy", "start"]
-    return ["remove"] if aside is not None else []
+from ansible_collections.glitchtip.aio.plugins.module_utils import container_aside, container_exec
 
 
 def main():
@@ -139,8 +115,8 @@ def main():
     name, aside_name = params["container"], params["container"] + params["suffix"]
     try:
         api = container_exec.AioContainer(name, params["docker_host"], timeout=params["stop_timeout"] + 60).client.api
-        current, aside = _inspect(api, name), _inspect(api, aside_name)
-        steps = plan(params["state"], current, aside)
+        current, aside = container_aside.inspect(api, name), container_aside.inspect(api, aside_name)
+        steps = container_aside.plan(params["state"], current, aside, params["restart_policy"])
     except container_exec.ContainerError as exc:
         module.fail_json(msg=str(exc))
     except ValueError as exc:
@@ -152,25 +128,10 @@ def main():
     if module.check_mode:
         module.exit_json(would=steps, **result)
     try:
-        for step in steps:
-            if step == "stop":
-                api.stop(name, timeout=params["stop_timeout"])
-            elif step == "restart policy no":
-                api.update_container(name, restart_policy={"Name": "no"})
-            elif step == "rename":
-                api.rename(name, aside_name)
-            elif step == "remove replacement":
-                api.remove_container(name, force=True)
-            elif step == "rename back":
-                api.rename(aside_name, name)
-            elif step == "restart policy":
-                api.update_container(name, restart_policy={"Name": params["restart_policy"]})
-            elif step == "start":
-                api.start(name)
-            elif step == "remove":
-                api.remove_container(aside_name, force=True)
-    except (container_exec.APIError, container_exec.DockerException) as exc:
-        module.fail_json(msg="%s: %s failed: %s" % (aside_name, step, exc), **result)
+        container_aside.apply(api, steps, name, aside_name, params["stop_timeout"],
+                              {"Name": params["restart_policy"]})
+    except container_aside.AsideError as exc:
+        module.fail_json(msg=str(exc), **result)
     module.exit_json(**result)
 
 
