@@ -1,13 +1,15 @@
 # -*- coding: utf-8 -*-
 # Copyright: glitchtip-aio contributors
 # MIT License (see LICENSE)
-"""Filters the image templates use to escape values for supervisord and Dockerfile syntax; health rows."""
+"""Filters the image templates use to escape values for supervisord and Dockerfile syntax; health rows and the
+components a deploy waits for."""
 
 from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.glitchtip.aio.plugins.module_utils import render
+from ansible_collections.glitchtip.aio.plugins.module_utils.aio_runtime import health
 
 
 def _wrap(function):
@@ -27,10 +29,19 @@ def health_row(component):
         component.get("name"), component.get("status"), float(component.get("elapsed_ms", 0)), component.get("reason"))
 
 
+def health_wait_components(roles, after_start=False):
+    """The components a deploy's health wait asks for (aio_runtime/health.py deploy_wait_components); ROLES a list
+    or AIO_ROLES' comma list."""
+    if isinstance(roles, str):
+        roles = [role.strip() for role in roles.split(",")]
+    return health.deploy_wait_components(list(roles or []), bool(after_start))
+
+
 class FilterModule:
     def filters(self):
         filters = {name: _wrap(getattr(render, name)) for name in (
             "supervisor_value", "supervisor_quoted", "supervisor_environment", "program_name", "image_reference",
             "container_environment", "registry_host")}
         filters["health_row"] = health_row
+        filters["health_wait_components"] = health_wait_components
         return filters

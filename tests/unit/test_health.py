@@ -357,3 +357,54 @@ def test_the_health_modules_documented_choices_are_the_one_component_list():
 
     documented = yaml.safe_load(health_module.DOCUMENTATION)["options"]["components"]["choices"]
     assert documented == list(health.COMPONENTS)
+
+
+@pytest.mark.parametrize("roles, after_start, expected", [
+    (["web", "worker", "beat"], False, ["supervisor", "postgres", "redis", "web"]),
+    (["web", "worker", "beat"], True, ["supervisor", "postgres", "redis", "web", "worker"]),
+    (["worker"], True, ["supervisor", "postgres", "redis", "worker"]),
+    (["worker", "beat"], False, ["supervisor", "postgres", "redis"]),
+    (["web"], True, ["supervisor", "postgres", "redis", "web"]),
+])
+def test_what_a_deploy_waits_for(roles, after_start, expected):
+    assert health.deploy_wait_components(roles, after_start) == expected
+
+
+def test_a_deploy_never_waits_on_the_host_and_asks_in_report_order():
+    everything = health.deploy_wait_components(["web", "worker"], True)
+    assert "host" not in everything
+    assert everything == [name for name in health.COMPONENTS if name in everything]
+
+
+def test_the_roles_health_waits_read_the_one_list():
+    """tasks/main.yml and version_rollback.yml ask for _glitchtip_wait_components, which the filter gives."""
+    import os
+    import re
+
+    import yaml
+
+    root = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
+    def tasks(name):
+        with open(os.path.join(root, "roles", "container", "tasks", name), encoding="utf-8") as handle:
+            text = handle.read()
+        found = []
+
+        def walk(items):
+            for item in items or []:
+                if "glitchtip.aio.health" in item:
+                    found.append(item)
+                walk(item.get("block"))
+                walk(item.get("rescue"))
+        walk(yaml.safe_load(text))
+        return text, found
+
+    for name, after_start in (("main.yml", "{{ glitchtip_container_result is changed }}"),
+                              ("version_rollback.yml", True)):
+        text, waits = tasks(name)
+        assert not re.search(r"\['supervisor', 'postgres', 'redis'\]", text), name
+        assert [wait["glitchtip.aio.health"]["components"] for wait in waits] == ["{{ _glitchtip_wait_components }}"]
+        assert waits[0]["vars"] == {"_glitchtip_wait_after_start": after_start}
+    with open(os.path.join(root, "roles", "container", "vars", "main.yml"), encoding="utf-8") as handle:
+        variable = yaml.safe_load(handle)["_glitchtip_wait_components"]
+    assert "glitchtip_server_roles | glitchtip.aio.health_wait_components(_glitchtip_wait_after_start" in variable

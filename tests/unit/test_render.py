@@ -270,8 +270,16 @@ def test_invalid_image_references_are_refused(reference):
 def test_filter_plugin_exposes_the_render_functions():
     filters = render_filter.FilterModule().filters()
     assert set(filters) == {"supervisor_value", "supervisor_quoted", "supervisor_environment", "program_name",
-                            "image_reference", "health_row", "container_environment", "registry_host"}
+                            "image_reference", "health_row", "container_environment", "registry_host",
+                            "health_wait_components"}
     assert filters["supervisor_environment"]({"A": "it's"}, "x") == render.supervisor_environment({"A": "it's"})
+
+
+def test_the_health_wait_filter_is_the_runtimes_list():
+    components = render_filter.FilterModule().filters()["health_wait_components"]
+    assert components(["web", "worker"], True) == ["supervisor", "postgres", "redis", "web", "worker"]
+    assert components(["web", "worker"]) == ["supervisor", "postgres", "redis", "web"]
+    assert components("worker,beat", True) == ["supervisor", "postgres", "redis", "worker"]
 
 
 def test_filter_plugin_turns_value_errors_into_filter_errors():

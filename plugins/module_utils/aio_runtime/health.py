@@ -178,6 +178,22 @@ def failing_programs(report_):
     return sorted(failing)
 
 
+def deploy_wait_components(roles, after_start):
+    """The components a deploy waits for, in COMPONENTS order: everything that serves, never the host's
+    disk and memory (a full disk is for health.yml to show, not a reason to roll back).
+
+    web and worker only where the server roles (``glitchtip_server_roles``, the container's AIO_ROLES)
+    run them; the worker's heartbeat only AFTER_START (a container created, recreated or started):
+    an unchanged container's worker process state comes with the supervisor component.
+    """
+    wanted = {"supervisor", "postgres", "redis"}
+    if "web" in roles:
+        wanted.add("web")
+    if after_start and "worker" in roles:
+        wanted.add("worker")
+    return [name for name in COMPONENTS if name in wanted]
+
+
 def wait_until_healthy(observe, timeout, interval, clock, sleep):
     """Poll observe() until the report is ok, a definitive failure shows, or the deadline passes.
 
