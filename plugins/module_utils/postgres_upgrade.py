@@ -15,6 +15,8 @@ from __future__ import annotations
 import json
 import os
 
+from .aio_runtime import health as health_rules
+
 # The PostgreSQL (and Redis) major each Debian release gives, for when the new image is not built
 # yet (check mode): then its base image's /etc/os-release is all there is to go on.
 DEBIAN_POSTGRES = {"bullseye": 13, "bookworm": 15, "trixie": 17}
@@ -120,6 +122,34 @@ def aside_names(data_dir, cluster_major, stamp):
 def old_container_name(container, cluster_major):
     """The old container's name while the new one runs (the way back, with its own config and image)."""
     return "%s-pg%d-old" % (container, cluster_major)
+
+
+# What the restore waits for in the new container (readiness() reads their report).
+READINESS_COMPONENTS = ("supervisor", "postgres")
+
+
+def readiness(report):
+    """The new container's ``aio health`` report (READINESS_COMPONENTS) reduced to what the restore waits for,
+    as a report for health_rules.wait_until_healthy: ok once PostgreSQL answers and the migrate program, where the
+    container runs one, has finished, so the restore's swap never cuts a migration short (the migrate program
+    creates the role and the empty database first).
+
+    The held app programs (configured, not started while the record exists) are left out of the supervisor
+    component; a failed migration stays in it, so the wait ends at once. Without supervisord's answer nothing
+    tells whether a migration runs: not ready.
+    """
+    components = report.get("components") or {}
+    postgres = components.get("postgres") or health_rules.component("postgres", health_rules.UNKNOWN, "no answer")
+    ready = {"postgres": postgres}
+    supervisor = components.get("supervisor")
+    programs = ((supervisor or {}).get("details") or {}).get("programs")
+    if programs is None:
+        ready["supervisor"] = supervisor or health_rules.component("supervisor", health_rules.UNKNOWN, "no answer")
+    elif "migrate" in programs:
+        migrate = programs["migrate"]
+        ready["supervisor"] = dict(supervisor, status=migrate.get("status", health_rules.UNKNOWN),
+                                   reason="migrate %s" % migrate.get("reason"), details={"programs": {"migrate": migrate}})
+    return {"status": health_rules.worst(item["status"] for item in ready.values()), "components": ready}
 
 
 def downtime_seconds(record, now):

@@ -19,16 +19,21 @@ description:
     and says so in words (C(PostgreSQL 15 → 17, will upgrade by dump and restore)); a refusal (a newer cluster than the
     image, O(auto_upgrade=false), an interrupted upgrade's record) fails before anything changes.
   - O(step=prepare) takes a verified backup in the old, still running container (C(aio backup)), writes the
-    upgrade's record (C(<data_dir>/postgres/aio-upgrade.json)), stops the old container and renames it
-    C(<container>-pg<major>-old) (the way back keeps its image and settings), moves the old cluster aside intact
+    upgrade's record (C(<data_dir>/postgres/aio-upgrade.json)), sets the old container aside as
+    M(glitchtip.aio.set_aside) does (stopped, restart policy C(no) so a restart of the Docker engine never starts
+    it beside the new one on the same data directory, renamed C(<container>-pg<major>-old); the way back keeps its
+    image and settings), moves the old cluster aside intact
     (C(<data_dir>/postgres/data-pg<major>-<time>)) and copies the Redis data beside it. While the record exists a
     new container configures web, worker and scheduler without starting them, so no empty GlitchTip answers.
   - O(step=finish) waits for the new container's PostgreSQL and migration, restores the backup (C(aio restore),
     which starts the app and waits until healthy), deletes the record and the old container, and reports versions,
     downtime and where the old cluster and the backup are.
   - O(step=rollback) undoes whatever the record says was done, in reverse; the new container removed, its cluster
-    deleted, the old cluster and Redis data moved back, the old container renamed back and started, and waited
-    for until healthy.
+    deleted, the old cluster and Redis data moved back, the old container renamed back, given its restart policy
+    again and started, and waited for until healthy.
+  - The waits until healthy are the deploy's, as M(glitchtip.aio.health) waits, for supervisor, postgres, redis
+    and, where the container's roles serve it, web; a container that stops or restarts meanwhile ends the wait at
+    once, with the watchdog's stop reason from C(<data_dir>/logs) when it wrote one.
 version_added: 0.1.0
 author: glitchtip-aio contributors (!UNKNOWN)
 extends_documentation_fragment:
@@ -160,7 +165,11 @@ import uuid
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.glitchtip.aio.plugins.module_utils import container_exec, postgres_upgrade as pgu
+from ansible_collections.glitchtip.aio.plugins.module_utils import container_aside, container_exec
+from ansible_collections.glitchtip.aio.plugins.module_utils import postgres_upgrade as pgu
+from ansible_collections.glitchtip.aio.plugins.module_utils.aio_runtime import health as health_rules
+from ansible_collections.glitchtip.aio.plugins.module_utils.aio_runtime import settings as aio_settings
+from ansible_collections.glitchtip.aio.plugins.module_utils.aio_runtime.backup_files import fsync_path
 
 try:
     from docker.errors import APIError, DockerException, NotFound
@@ -168,7 +177,7 @@ except ImportError:  # reported by require_docker
     APIError = DockerException = NotFound = Exception
 
 TEST_FAIL_ENV = "GLITCHTIP_AIO_TEST_ONLY_FAIL_RESTORE_AT"
-RUN_DIR = "/run/glitchtip-aio"
+WAIT_INTERVAL = 0.5
 
 
 class StepError(Exception):
@@ -247,66 +256,65 @@ def write_record(path, record):
         handle.flush()
         os.fsync(handle.fileno())
     os.rename(partial, path)
-    fd = os.open(os.path.dirname(path), os.O_RDONLY)
+    fsync_path(os.path.dirname(path))
+
+
+def logs_tail(container, lines=15):
     try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def exec_run(client, container, argv, environment=None):
-    """(exit code, stdout text) of argv run as root in the container."""
-    exec_id = client.api.exec_create(container, argv, user="root", environment=environment)
-    out = client.api.exec_start(exec_id)
-    return client.api.exec_inspect(exec_id)["ExitCode"], (out or b"").decode("utf-8", "replace")
-
-
-def running(client, name):
-    try:
-        return bool(client.api.inspect_container(name)["State"].get("Running"))
-    except NotFound:
-        return False
-
-
-def logs_tail(client, name, lines=15):
-    try:
-        return client.api.logs(name, tail=lines).decode("utf-8", "replace").strip()
+        return container.client.api.logs(container.name, tail=lines).decode("utf-8", "replace").strip()
     except (APIError, DockerException):
         return ""
 
 
-def server_version(client, container):
-    code, out = exec_run(client, container, ["psql", "-XAtq", "-h", "/run/postgresql", "-U", "postgres",
-                                             "-d", "postgres", "-c", "SHOW server_version"])
+def aio_job(container, step, args, environment=None):
+    """The report of an ``aio`` job that says ok (backup, restore); StepError naming STEP otherwise."""
+    try:
+        code, report = container.exec_aio_json(args, environment=environment)
+    except container_exec.ContainerError as exc:
+        raise StepError(step, str(exc))
+    if code != 0 or not report.get("ok"):
+        raise StepError(step, report.get("reason"))
+    return report
+
+
+def server_version(container):
+    code, out, _err = container.exec_aio(["psql", "-XAtq", "-c", "SHOW server_version"])
     return out.split()[0] if code == 0 and out.strip() else None
 
 
-def wait_healthy(client, container, timeout, components=("supervisor", "postgres", "redis", "web")):
-    """Until ``aio health`` says ok; StepError with its answer when it does not within timeout."""
-    deadline = time.monotonic() + timeout
-    argv = ["/usr/local/bin/aio", "health", "--json"]
-    for component in components:
-        argv += ["--component", component]
-    last = "no answer"
-    while True:
-        if not running(client, container):
-            raise StepError("health", "container %s is not running: %s" % (container, logs_tail(client, container)))
-        code, out = exec_run(client, container, argv)
-        if code == 0:
-            return
-        try:
-            report = json.loads(out)
-            last = "; ".join("%s: %s" % (name, item["reason"]) for name, item in report["components"].items()
-                             if item["status"] != "ok")
-        except (ValueError, KeyError, TypeError):
-            last = out.strip()[-300:]
-        if time.monotonic() > deadline:
-            raise StepError("health", "%s not healthy within %ds: %s" % (container, timeout, last))
-        time.sleep(0.5)
+def log_dir(params):
+    return os.path.join(params["data_dir"], "logs")
 
 
-def step_plan(module, client):
-    params = module.params
+def wait_healthy(container, params):
+    """Until the deploy's components are ok (health_rules.deploy_wait_components for the container's roles);
+    StepError with the reason when they are not within wait_timeout."""
+    attrs = container.inspect()
+    roles = aio_settings.server_roles(aio_settings.environ_from_entries((attrs or {}).get("Config", {}).get("Env")))
+    watch = container_exec.HealthWatch(container, health_rules.deploy_wait_components(roles, after_start=False),
+                                       log_dir(params))
+    outcome, _report, reason, _attempts = watch.wait(params["wait_timeout"], WAIT_INTERVAL)
+    if outcome != "ok":
+        running = bool((watch.last_attrs or {}).get("State", {}).get("Running"))
+        raise StepError("health", "%s: %s%s" % (container.name, reason, "" if running else ": " + logs_tail(container)))
+
+
+def wait_ready_for_restore(container, params):
+    """Until the new container's PostgreSQL answers and its migration has finished (pgu.readiness)."""
+    watch = container_exec.HealthWatch(container, pgu.READINESS_COMPONENTS, log_dir(params))
+
+    def observe():
+        report, fatal = watch.observe()
+        return (pgu.readiness(report) if report is not None else None), fatal
+
+    outcome, _report, reason, _attempts = watch.wait(params["wait_timeout"], WAIT_INTERVAL, observe)
+    if outcome != "ok":
+        raise StepError("start", "the new container %s is not ready for the restore (its PostgreSQL and migration, "
+                        "within %ds): %s: %s" % (container.name, params["wait_timeout"], reason, logs_tail(container)))
+
+
+def step_plan(module, container):
+    params, client = module.params, container.client
     if not params["image"]:
         module.fail_json(msg="image is required with step=plan")
     names = pgu.aside_names(params["data_dir"], 0, "")
@@ -328,8 +336,8 @@ def step_plan(module, client):
     module.exit_json(**result)
 
 
-def step_prepare(module, client):
-    params, name = module.params, module.params["container"]
+def step_prepare(module, container):
+    params, name, api = module.params, module.params["container"], container.client.api
     cluster_major = pgu.read_cluster_major(params["data_dir"])
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     names = pgu.aside_names(params["data_dir"], cluster_major or 0, stamp)
@@ -338,39 +346,35 @@ def step_prepare(module, client):
     if module.check_mode:
         module.exit_json(changed=True, cluster_major=cluster_major, message="would back up %s, stop it and move the "
                          "PostgreSQL %s cluster to %s" % (name, cluster_major, names["old_cluster"]))
-    try:
-        attrs = client.api.inspect_container(name)
-    except NotFound:
-        attrs = None
+    attrs = container.inspect()
     if not attrs or not attrs["State"].get("Running"):
         raise StepError("backup", "container %s is not running, and the backup must come from the running PostgreSQL "
                         "%s container; nothing was changed: deploy the old base image again first"
                         % (name, cluster_major))
-    code, out = exec_run(client, name, ["/usr/local/bin/aio", "backup", "--json"])
+    old_container = pgu.old_container_name(name, cluster_major)
     try:
-        report = json.loads(out)
-    except ValueError:
-        report = {"ok": False, "reason": out.strip()[-300:]}
-    if code != 0 or not report.get("ok"):
-        raise StepError("backup", "nothing was changed: %s" % report.get("reason"))
+        aside_steps = container_aside.plan(container_aside.ASIDE, attrs, container_aside.inspect(api, old_container))
+    except ValueError as exc:
+        raise StepError("prepare", "nothing was changed: %s" % exc)
+    try:
+        report = aio_job(container, "backup", ["backup"])
+    except StepError as exc:
+        raise StepError("backup", "nothing was changed: %s" % exc.reason)
     backup_host = os.path.join(params["data_dir"], "backups", report["name"])
-    record = dict(names, container=name, old_container=pgu.old_container_name(name, cluster_major),
-                  old_image=attrs["Image"], cluster_major=cluster_major, backup=backup_host,
-                  backup_name=report["name"], before_version=(report.get("versions") or {}).get("postgres"),
-                  stamp=stamp, done=[])
+    record = dict(names, container=name, old_container=old_container, old_image=attrs["Image"],
+                  restart_policy=(attrs.get("HostConfig") or {}).get("RestartPolicy") or {"Name": "no"},
+                  cluster_major=cluster_major, backup=backup_host, backup_name=report["name"],
+                  before_version=(report.get("versions") or {}).get("postgres"), stamp=stamp, done=[])
     write_record(names["record"], record)
 
     def done(what):
         record["done"].append(what)
         write_record(names["record"], record)
 
+    record["stopped_at"] = time.time()
     try:
-        record["stopped_at"] = time.time()
-        client.api.stop(name, timeout=params["stop_timeout"])
-        done("stopped")
-        client.api.rename(name, record["old_container"])
-        done("renamed")
-    except (APIError, DockerException) as exc:
+        container_aside.apply(api, aside_steps, name, old_container, params["stop_timeout"], done=done)
+    except container_aside.AsideError as exc:
         raise StepError("stop", str(exc))
     try:
         os.rename(names["cluster"], names["old_cluster"])
@@ -382,54 +386,34 @@ def step_prepare(module, client):
         raise StepError("move", getattr(exc, "stderr", None) or str(exc))
     module.exit_json(changed=True, cluster_major=cluster_major, backup=backup_host,
                      old_cluster=names["old_cluster"], message="backed up to %s; %s stopped and kept as %s; the "
-                     "PostgreSQL %s cluster moved to %s" % (backup_host, name, record["old_container"],
+                     "PostgreSQL %s cluster moved to %s" % (backup_host, name, old_container,
                                                             cluster_major, names["old_cluster"]))
 
 
-def step_finish(module, client):
-    params, name = module.params, module.params["container"]
+def step_finish(module, container):
+    params, name, api = module.params, module.params["container"], container.client.api
     record = read_record(pgu.aside_names(params["data_dir"], 0, "")["record"])
     if record is None:
         raise StepError("finish", "no upgrade record under %s" % params["data_dir"])
     if module.check_mode:
         module.exit_json(changed=True, cluster_major=record["cluster_major"],
                          message="would restore %s into the new cluster" % record["backup"])
-    deadline = time.monotonic() + params["wait_timeout"]
-    # The new container's migrate program creates the role and the empty database first: wait for it
-    # (where this container runs one), so the restore's swap never cuts a migration short.
-    wait = ["sh", "-c", "test -e %s/migrate.ok || ! test -e %s/programs/migrate.conf" % (RUN_DIR, RUN_DIR)]
-    while True:
-        if not running(client, name):
-            raise StepError("start", "the new container %s stopped: %s" % (name, logs_tail(client, name)))
-        try:
-            wait_healthy(client, name, 0, components=("postgres",))
-            if exec_run(client, name, wait)[0] == 0:
-                break
-        except StepError:
-            pass
-        if time.monotonic() > deadline:
-            raise StepError("start", "the new container's PostgreSQL and migration were not ready within %ds: %s"
-                            % (params["wait_timeout"], logs_tail(client, name)))
-        time.sleep(0.5)
+    wait_ready_for_restore(container, params)
     environment = {"AIO_TEST_ONLY_FAIL_RESTORE_AT": os.environ[TEST_FAIL_ENV]} if os.environ.get(TEST_FAIL_ENV) \
         else None
-    code, out = exec_run(client, name, ["/usr/local/bin/aio", "restore", "/data/backups/%s" % record["backup_name"],
-                                        "--json", "--deadline", str(params["wait_timeout"])], environment)
-    try:
-        report = json.loads(out)
-    except ValueError:
-        report = {"ok": False, "reason": out.strip()[-300:]}
-    if code != 0 or not report.get("ok"):
-        raise StepError("restore", report.get("reason"))
+    aio_job(container, "restore", ["restore", "/data/backups/%s" % record["backup_name"],
+                                   "--deadline", str(params["wait_timeout"])], environment)
     # Restarts start the app again from now on.
     os.unlink(record["record"])
-    wait_healthy(client, name, params["wait_timeout"])
+    wait_healthy(container, params)
     downtime = pgu.downtime_seconds(record, time.time())
-    after = server_version(client, name)
+    after = server_version(container)
+    old = container_aside.inspect(api, record["old_container"])
     try:
-        client.api.remove_container(record["old_container"], force=True)
-    except NotFound:
-        pass
+        container_aside.apply(api, container_aside.plan(container_aside.ABSENT, None, old), name,
+                              record["old_container"])
+    except container_aside.AsideError as exc:
+        raise StepError("remove", str(exc))
     versions = {"before": record.get("before_version"), "after": after}
     module.exit_json(changed=True, cluster_major=record["cluster_major"], versions=versions,
                      downtime_seconds=downtime, backup=record["backup"], old_cluster=record["old_cluster"],
@@ -439,20 +423,27 @@ def step_finish(module, client):
                         record["backup"]))
 
 
-def step_rollback(module, client):
-    params, name = module.params, module.params["container"]
+def step_rollback(module, container):
+    params, name, api = module.params, module.params["container"], container.client.api
     record = read_record(pgu.aside_names(params["data_dir"], 0, "")["record"])
     if record is None:
         module.exit_json(changed=False, message="no upgrade record: nothing to roll back", cluster_major=None)
     if module.check_mode:
         module.exit_json(changed=True, cluster_major=record["cluster_major"], message="would roll back")
     done = record["done"]
-    if "renamed" in done:
-        try:
-            client.api.remove_container(name, force=True)  # the new container, if it was created
-        except NotFound:
-            pass
-        client.api.rename(record["old_container"], name)
+    # A record of before the restart policy was kept: the policy the role gives.
+    policy = record.get("restart_policy") or {"Name": "unless-stopped"}
+    try:
+        steps = container_aside.plan(container_aside.RESTORED, container_aside.inspect(api, name),
+                                     container_aside.inspect(api, record["old_container"]), policy["Name"])
+    except ValueError as exc:
+        raise StepError("rollback", str(exc))
+    # The old container, back under its name with its restart policy (the new one removed), but not started yet.
+    try:
+        container_aside.apply(api, [step for step in steps if step != "start"], name, record["old_container"],
+                              restart_policy=policy)
+    except container_aside.AsideError as exc:
+        raise StepError("rollback", str(exc))
     if "cluster_moved" in done:
         if os.path.lexists(record["cluster"]):
             shutil.rmtree(record["cluster"])
@@ -462,8 +453,11 @@ def step_rollback(module, client):
         os.rename(record["old_redis"], record["redis"])
     # Before the old container starts: with the record it would hold its app.
     os.unlink(record["record"])
-    client.api.start(name)
-    wait_healthy(client, name, params["wait_timeout"])
+    try:
+        container_aside.apply(api, ["start"], name, record["old_container"])
+    except container_aside.AsideError as exc:
+        raise StepError("rollback", str(exc))
+    wait_healthy(container, params)
     downtime = pgu.downtime_seconds(record, time.time())
     module.exit_json(changed=True, cluster_major=record["cluster_major"], backup=record["backup"],
                      message="rolled back: %s runs its old image %s on the untouched PostgreSQL %s cluster again "
@@ -487,13 +481,13 @@ def main():
     )
     container_exec.require_docker(module)
     try:
-        client = container_exec.AioContainer(module.params["container"], module.params["docker_host"],
-                                             timeout=max(120, module.params["wait_timeout"] + 60)).client
+        container = container_exec.AioContainer(module.params["container"], module.params["docker_host"],
+                                                timeout=max(120, module.params["wait_timeout"] + 60))
         {"plan": step_plan, "prepare": step_prepare, "finish": step_finish,
-         "rollback": step_rollback}[module.params["step"]](module, client)
+         "rollback": step_rollback}[module.params["step"]](module, container)
     except StepError as exc:
         module.fail_json(msg="PostgreSQL upgrade: %s" % exc, failed_step=exc.step, cluster_major=None)
-    except (container_exec.ContainerError, APIError, DockerException, OSError) as exc:
+    except (container_exec.ContainerError, aio_settings.SettingsError, APIError, DockerException, OSError) as exc:
         module.fail_json(msg="PostgreSQL upgrade (%s): %s" % (module.params["step"], exc),
                          failed_step=module.params["step"], cluster_major=None)
 

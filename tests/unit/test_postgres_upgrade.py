@@ -75,3 +75,40 @@ def test_the_way_back_sits_beside_the_cluster_on_the_same_filesystem():
     assert names["record"] == "/d/postgres/aio-upgrade.json"
     assert pgu.old_container_name("glitchtip-aio", 15) == "glitchtip-aio-pg15-old"
     assert pgu.downtime_seconds({"stopped_at": 100.0}, 112.34) == 12.3
+
+
+def program(status, state, reason):
+    return {"status": status, "state": state, "reason": reason}
+
+
+def seen(postgres="ok", programs=None):
+    """An `aio health --component supervisor --component postgres` report of the new container."""
+    components = {"postgres": {"name": "postgres", "status": postgres, "reason": "SELECT 1", "details": {}}}
+    if programs is not False:
+        components["supervisor"] = {"name": "supervisor", "status": "down", "reason": "web STOPPED",
+                                    "details": {"programs": dict(programs or {}, web=program("down", "STOPPED",
+                                                                                            "STOPPED"))}}
+    return {"status": "down", "components": components}
+
+
+def test_ready_for_the_restore_once_postgresql_answers_and_the_migration_finished():
+    done = pgu.readiness(seen(programs={"migrate": program("ok", "EXITED", "finished (exit 0)")}))
+    assert done["status"] == "ok" and set(done["components"]) == {"postgres", "supervisor"}
+    # The held web program (configured, not started) is no reason to wait.
+    assert list(done["components"]["supervisor"]["details"]["programs"]) == ["migrate"]
+    running = pgu.readiness(seen(programs={"migrate": program("degraded", "RUNNING", "still running")}))
+    assert running["status"] == "degraded" and running["components"]["supervisor"]["reason"] == "migrate still running"
+    assert pgu.readiness(seen(postgres="down", programs={"migrate": program("ok", "EXITED", "x")}))["status"] == "down"
+
+
+def test_without_a_migrate_program_postgresql_is_enough_and_without_supervisord_nothing_is():
+    assert pgu.readiness(seen())["status"] == "ok"
+    assert pgu.readiness(seen(programs=False))["status"] == "unknown"
+    assert pgu.readiness({"status": "unknown", "components": {}})["status"] == "unknown"
+
+
+def test_a_failed_migration_ends_the_wait_for_the_restore():
+    from ansible_collections.glitchtip.aio.plugins.module_utils.aio_runtime import health
+
+    failed = pgu.readiness(seen(programs={"migrate": program("down", "EXITED", "failed (exit 1)")}))
+    assert health.hopeless(failed) == {"programs": ["migrate"], "reason": "migrate failed for good"}
