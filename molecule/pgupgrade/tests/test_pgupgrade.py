@@ -62,10 +62,15 @@ def login(settings, email, password):
 
 def deploy_under_probe(settings, *args, env=None):
     """deploy.yml with args while the seeded event is asked for every 100 ms: (completed process, probe
-    log). Each entry is (seconds since start, status or None when the request failed)."""
+    log). Each entry is (seconds since start, status or None when the request failed). The restart
+    policies the set-aside old container (<name>-pg15-old) was seen with go to STATE["aside_policies"]."""
+    import docker
+
     url = "%s/api/0/events/%s/" % (base_url(settings), STATE["event"])
-    stop, seen = threading.Event(), []
+    aside = settings["glitchtip_container_name"] + "-pg15-old"
+    stop, seen, policies = threading.Event(), [], set()
     started = time.monotonic()
+    engine = docker.from_env()
 
     def probe():
         while not stop.is_set():
@@ -74,6 +79,10 @@ def deploy_under_probe(settings, *args, env=None):
             except OSError:
                 status = None
             seen.append((round(time.monotonic() - started, 2), status))
+            try:
+                policies.add(engine.api.inspect_container(aside)["HostConfig"]["RestartPolicy"]["Name"])
+            except docker.errors.NotFound:
+                pass
             stop.wait(0.1)
 
     prober = threading.Thread(target=probe)
@@ -84,6 +93,7 @@ def deploy_under_probe(settings, *args, env=None):
         time.sleep(0.5)
         stop.set()
         prober.join()
+    STATE["aside_policies"] = policies
     return result, seen
 
 
@@ -182,7 +192,11 @@ def test_a_restore_failing_half_way_leaves_the_old_version_serving_on_the_old_cl
     assert "failed on purpose (test only" in said(result)
     assert "rolled back" in said(result) and "untouched PostgreSQL 15 cluster" in said(result)
     assert_never_empty(seen)
+    # Aside, a restart of the Docker engine must not start it beside the new container on the same data
+    # directory (set aside as set_aside does); put back, it has the role's restart policy again.
+    assert STATE["aside_policies"] == {"no"}, STATE["aside_policies"]
     container = client.containers.get(settings["glitchtip_container_name"])
+    assert container.attrs["HostConfig"]["RestartPolicy"]["Name"] == "unless-stopped"
     # The old container itself (its image and settings), on the old cluster, with every row.
     assert container.id == STATE["container_id"]
     assert container.attrs["Image"] == STATE["image"]
@@ -202,6 +216,7 @@ def test_the_move_to_trixie_upgrades_postgresql_15_to_17_keeping_every_row(clien
     assert "PostgreSQL 15 → 17: will upgrade by dump and restore" in said(result)
     assert "upgraded by dump and restore" in said(result)
     assert_never_empty(seen)
+    assert STATE["aside_policies"] == {"no"}, STATE["aside_policies"]
     container = client.containers.get(settings["glitchtip_container_name"])
     assert container.attrs["Image"] != STATE["image"]
     wait_healthy(container)
