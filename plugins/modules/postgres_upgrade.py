@@ -431,11 +431,11 @@ def step_rollback(module, container):
     if module.check_mode:
         module.exit_json(changed=True, cluster_major=record["cluster_major"], message="would roll back")
     done = record["done"]
-    # A record of before the restart policy was kept: the policy the role gives.
-    policy = record.get("restart_policy") or {"Name": "unless-stopped"}
+    current, old = container_aside.inspect(api, name), container_aside.inspect(api, record["old_container"])
+    # A record written before the policy was kept in it left the old container's policy as it was.
+    policy = record.get("restart_policy") or ((old or current or {}).get("HostConfig") or {}).get("RestartPolicy")
     try:
-        steps = container_aside.plan(container_aside.RESTORED, container_aside.inspect(api, name),
-                                     container_aside.inspect(api, record["old_container"]), policy["Name"])
+        steps = container_aside.plan(container_aside.RESTORED, current, old, (policy or {}).get("Name"))
     except ValueError as exc:
         raise StepError("rollback", str(exc))
     # The old container, back under its name with its restart policy (the new one removed), but not started yet.
@@ -454,7 +454,7 @@ def step_rollback(module, container):
     # Before the old container starts: with the record it would hold its app.
     os.unlink(record["record"])
     try:
-        container_aside.apply(api, ["start"], name, record["old_container"])
+        container_aside.apply(api, [step for step in steps if step == "start"], name, record["old_container"])
     except container_aside.AsideError as exc:
         raise StepError("rollback", str(exc))
     wait_healthy(container, params)

@@ -170,3 +170,31 @@ def test_finish_stops_waiting_when_the_migration_failed(run_module, engine_aio, 
     assert result["failed"] and result["failed_step"] == "start"
     assert "migrate failed for good" in result["msg"] and len(engine_aio.execs) == 1
     assert OLD in engine_aio.engine.containers  # the way back is still there
+
+
+def test_a_record_without_the_restart_policy_keeps_the_old_containers_own(run_module, engine_aio, data_dir):
+    """A record written before the policy was kept in it: the old container's policy was never changed."""
+    prepare(run_module, engine_aio, data_dir)
+    kept = record(data_dir)
+    del kept["restart_policy"]
+    (data_dir / "postgres" / "aio-upgrade.json").write_text(json.dumps(kept))
+    engine_aio.engine.containers[OLD]["HostConfig"]["RestartPolicy"] = {"Name": "always", "MaximumRetryCount": 0}
+    engine_aio.reports["health"] = (0, HEALTHY)
+    result = run_module(postgres_upgrade, args(data_dir, "rollback"))
+    assert not result["failed"], result["msg"]
+    assert engine_aio.engine.containers[NAME]["HostConfig"]["RestartPolicy"]["Name"] == "always"
+
+
+def test_a_rollback_after_a_failed_stop_leaves_the_running_old_container_be(run_module, engine_aio, data_dir,
+                                                                             monkeypatch):
+    def refused(name, timeout=None):
+        raise container_exec.APIError("stop refused")
+    monkeypatch.setattr(engine_aio.engine, "stop", refused)
+    failed = prepare(run_module, engine_aio, data_dir)
+    assert failed["failed"] and failed["failed_step"] == "stop" and "stop failed: stop refused" in failed["msg"]
+    engine_aio.engine.calls.clear()
+    engine_aio.reports["health"] = (0, HEALTHY)
+    result = run_module(postgres_upgrade, args(data_dir, "rollback"))
+    assert not result["failed"], result["msg"]
+    assert engine_aio.engine.calls == [] and engine_aio.engine.containers[NAME]["State"]["Running"]
+    assert (data_dir / "postgres" / "data" / "PG_VERSION").read_text() == "15\n"
