@@ -9,7 +9,7 @@ from __future__ import annotations
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.glitchtip.aio.plugins.module_utils import render
-from ansible_collections.glitchtip.aio.plugins.module_utils.aio_runtime import health
+from ansible_collections.glitchtip.aio.plugins.module_utils.aio_runtime import health, settings as aio_settings
 
 
 def _wrap(function):
@@ -32,8 +32,8 @@ def health_row(component):
 def health_wait_components(roles, after_start=False):
     """The components a deploy's health wait asks for (aio_runtime/health.py deploy_wait_components); ROLES a list
     or AIO_ROLES' comma list."""
-    if isinstance(roles, str):
-        roles = [role.strip() for role in roles.split(",")]
+    if isinstance(roles, str):  # AIO_ROLES' comma list, parsed as the runtime parses it
+        roles = aio_settings.server_roles({aio_settings.ROLES_ENV: roles})
     return health.deploy_wait_components(list(roles or []), bool(after_start))
 
 
