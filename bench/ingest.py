@@ -6,6 +6,12 @@ to the store endpoint for SECONDS; accepted/s (HTTP 200), errors, stored/s durin
 (events the worker marked processed), the broker queue at the end of the burst, how long the
 backlog takes to drain afterwards, and the container's peak memory.
 
+Then the worker's own pace, apart from the web's: with the worker stopped, the same clients post
+for SECONDS into the queue; the worker is started again and the backlog is timed until every
+event is stored (stored/s from the first stored event, and from the worker's start, which
+includes its start-up). On one 2-core machine the load generator and the web share the cores
+with the worker, so the burst's stored/s is bounded by what the web accepts; the backlog is not.
+
 Usage: bench/ingest.py CONTAINER URL [SECONDS] [CLIENTS...]
        (e.g. bench/ingest.py glitchtip-aio-bench http://127.0.0.1:18900 30 8 32)
 
@@ -86,9 +92,8 @@ def processed(container, project_id):
     return int(psql(container, "SELECT count(*) FROM events_event WHERE project_id = %d AND processed" % project_id))
 
 
-def burst(container, base_url, seconds, clients):
-    project_id, key = make_project(container)
-    url = "%s/api/%d/store/" % (base_url, project_id)
+def post_for(container, url, key, seconds, clients):
+    """CLIENTS threads posting for SECONDS: (counts, elapsed, peak memory)."""
     counts, lock, stop = {"accepted": 0, "errors": 0}, threading.Lock(), threading.Event()
     threads = [threading.Thread(target=client_loop, args=(url, key, stop, counts, lock)) for _ in range(clients)]
     peak = memory_bytes(container)
@@ -101,7 +106,46 @@ def burst(container, base_url, seconds, clients):
     stop.set()
     for thread in threads:
         thread.join()
-    elapsed = time.monotonic() - started
+    return counts, time.monotonic() - started, peak
+
+
+def supervisorctl(container, *args):
+    result = container.exec_run(["supervisorctl"] + list(args))
+    if result.exit_code != 0:
+        raise SystemExit("supervisorctl %s: %s" % (" ".join(args), result.output.decode().strip()))
+
+
+def backlog(container, base_url, seconds, clients):
+    """The worker's pace on a queue filled while it was stopped."""
+    project_id, key = make_project(container)
+    url = "%s/api/%d/store/" % (base_url, project_id)
+    supervisorctl(container, "stop", "worker")
+    try:
+        counts, _, _ = post_for(container, url, key, seconds, clients)
+        queued = queue_length(container)
+    finally:
+        started = time.monotonic()
+        supervisorctl(container, "start", "worker")
+    first = None
+    while time.monotonic() - started < DRAIN_LIMIT:
+        done = processed(container, project_id)
+        if done and first is None:
+            first = time.monotonic()
+        if done >= counts["accepted"]:
+            break
+        time.sleep(0.2)
+    finished = time.monotonic()
+    done = processed(container, project_id)
+    return {"clients": clients, "backlog": counts["accepted"], "queued": queued, "stored": done,
+            "from_first_per_s": done / (finished - first) if first and finished > first else 0.0,
+            "from_start_per_s": done / (finished - started), "seconds": finished - started,
+            "drained": done >= counts["accepted"]}
+
+
+def burst(container, base_url, seconds, clients):
+    project_id, key = make_project(container)
+    url = "%s/api/%d/store/" % (base_url, project_id)
+    counts, elapsed, peak = post_for(container, url, key, seconds, clients)
     stored = processed(container, project_id)
     queue = queue_length(container)
     drain_started = time.monotonic()
@@ -131,6 +175,14 @@ def main():
             r["clients"], r["accepted_per_s"], r["errors"], r["stored_per_s"], r["queue_at_end"],
             "%.1f s" % r["drain_s"] if r["drained"] else "NOT within %d s" % DRAIN_LIMIT,
             max(idle) / 2 ** 20, r["peak"] / 2 ** 20))
+
+    queued = backlog(container, base_url, seconds, client_counts[0])
+    print("\n| backlog (worker stopped while %d clients posted %d s) | queue | stored | stored/s from the first "
+          "stored event | stored/s from the worker's start | all stored after |" % (queued["clients"], seconds))
+    print("|---|---|---|---|---|---|")
+    print("| %d events | %d | %d | %.0f | %.0f | %s |" % (
+        queued["backlog"], queued["queued"], queued["stored"], queued["from_first_per_s"], queued["from_start_per_s"],
+        "%.1f s" % queued["seconds"] if queued["drained"] else "NOT within %d s" % DRAIN_LIMIT))
 
 
 if __name__ == "__main__":
