@@ -76,7 +76,8 @@ def dependency_ready(name, settings, environ):
     if name == "redis":
         return redis_ready(settings, environ)
     if name == "migrate":
-        return os.path.exists(migrate_marker(settings))
+        # Held migrations (a PostgreSQL upgrade's empty cluster) are not done: nothing starts on them.
+        return migrate_state(settings) == MIGRATE_DONE
     raise StartError("unknown dependency %r" % name)
 
 
