@@ -132,7 +132,8 @@ def readiness(report):
     """The new container's ``aio health`` report (READINESS_COMPONENTS) reduced to what the restore waits for,
     as a report for health_rules.wait_until_healthy: ok once PostgreSQL answers and the migrate program, where the
     container runs one, has finished, so the restore's swap never cuts a migration short (the migrate program
-    creates the role and the empty database first).
+    creates the role and the empty database, and holds the migrations for the restore to run on the restored data:
+    aio_runtime.programs.held_for_restore).
 
     The held app programs (configured, not started while the record exists) are left out of the supervisor
     component; a failed migration stays in it, so the wait ends at once. Without supervisord's answer nothing

@@ -24,10 +24,12 @@ description:
     it beside the new one on the same data directory, renamed C(<container>-pg<major>-old); the way back keeps its
     image and settings), moves the old cluster aside intact
     (C(<data_dir>/postgres/data-pg<major>-<time>)) and copies the Redis data beside it. While the record exists a
-    new container configures web, worker and scheduler without starting them, so no empty GlitchTip answers.
-  - O(step=finish) waits for the new container's PostgreSQL and migration, restores the backup (C(aio restore),
-    which starts the app and waits until healthy), deletes the record and the old container, and reports versions,
-    downtime and where the old cluster and the backup are.
+    new container configures web, worker and scheduler without starting them, so no empty GlitchTip answers, and its
+    migrate program, on the still empty database, creates the role and the database but holds the migrations.
+  - O(step=finish) waits for the new container's PostgreSQL and (held) migrate program, restores the backup
+    (C(aio restore), which then runs migrate on the restored database, so a new C(glitchtip_version) migrates the
+    old version's data, starts the app and waits until healthy), deletes the record and the old container, and
+    reports versions, downtime and where the old cluster and the backup are.
   - O(step=rollback) undoes whatever the record says was done, in reverse; the new container removed, its cluster
     deleted, the old cluster and Redis data moved back, the old container renamed back, given its restart policy
     again and started, and waited for until healthy.

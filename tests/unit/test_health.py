@@ -408,3 +408,15 @@ def test_the_roles_health_waits_read_the_one_list():
     with open(os.path.join(root, "roles", "container", "vars", "main.yml"), encoding="utf-8") as handle:
         variable = yaml.safe_load(handle)["_glitchtip_wait_components"]
     assert "glitchtip_server_roles | glitchtip.aio.health_wait_components(_glitchtip_wait_after_start" in variable
+
+
+def test_a_migrate_held_for_a_postgresql_upgrades_restore_is_ok_and_said_to_be_held():
+    states = infos(postgres="RUNNING", redis="RUNNING", migrate="EXITED:0", web="RUNNING", worker="RUNNING")
+    item = health.supervisor_component(PROGRAMS, states, held=["migrate"])
+    assert item["status"] == OK
+    assert item["details"]["programs"]["migrate"]["reason"] == health.HELD_REASON
+    assert item["reason"] == "all 5 programs ok; migrate " + health.HELD_REASON
+    # Held or not, a failed migrate is a failed migrate.
+    states["migrate"]["exitstatus"] = 1
+    item = health.supervisor_component(PROGRAMS, states, held=["migrate"])
+    assert item["status"] == DOWN and item["reason"] == "migrate failed (exit 1)"

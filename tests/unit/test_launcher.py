@@ -103,6 +103,15 @@ def test_migrate_readiness_is_the_marker_file(tmp_path):
     assert launcher.dependency_ready("migrate", settings, {}) is True
 
 
+def test_held_migrations_are_no_readiness_for_web_and_worker(tmp_path):
+    """A migrate held for a PostgreSQL upgrade's restore has not migrated anything yet."""
+    settings = {"programs": {"migrate": {}}, "paths": {"run": str(tmp_path)}}
+    launcher.write_migrate_marker(settings, launcher.MIGRATE_HELD)
+    assert launcher.dependency_ready("migrate", settings, {}) is False
+    launcher.write_migrate_marker(settings, launcher.MIGRATE_DONE)
+    assert launcher.dependency_ready("migrate", settings, {}) is True
+
+
 def test_unknown_dependency_is_a_start_error():
     with pytest.raises(launcher.StartError, match="unknown dependency 'mystery'"):
         launcher.dependency_ready("mystery", SETTINGS, {})

@@ -1,5 +1,6 @@
 # -*- coding: utf-8 -*-
-"""programs.py: the redis.conf it writes and the PostgreSQL command line."""
+"""programs.py: the redis.conf it writes, the PostgreSQL command line, and the migrate program held for a
+PostgreSQL upgrade's restore."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import os
 import pytest
 import yaml
 
-from ansible_collections.glitchtip.aio.plugins.module_utils.aio_runtime import launcher, pgtools, programs
+from ansible_collections.glitchtip.aio.plugins.module_utils.aio_runtime import entrypoint, launcher, pgtools, programs
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -240,3 +241,56 @@ def test_app_programs_get_their_profile_environment(monkeypatch):
     programs.start_app_program(settings, {"AIO_DB_PASSWORD": "pw"}, {"command": ["run"], "environment": {"IS_WORKER": "true"}})
     assert seen["env"]["IS_WORKER"] == "true" and seen["argv"] == ["run"]
     assert seen["env"]["VALKEY_URL"].startswith("redis://")
+
+
+@pytest.fixture
+def migrate_settings(tmp_path):
+    (tmp_path / "postgres" / "data").mkdir(parents=True)
+    (tmp_path / "run").mkdir()
+    return {"paths": {"pgdata": str(tmp_path / "postgres" / "data"), "run": str(tmp_path / "run")},
+            "postgres": {"port": 5432, "user": "glitchtip", "database": "glitchtip"},
+            "programs": {"postgres": {}, "migrate": {}}, "app": {"user": "app", "dir": "/code"}}
+
+
+def hold(settings):
+    with open(entrypoint.upgrade_hold_path(settings), "w") as handle:
+        handle.write("{}")
+
+
+def test_without_an_upgrade_hold_migrate_is_never_held_and_the_database_is_not_asked(migrate_settings):
+    assert programs.held_for_restore(migrate_settings, {}, migrated=lambda *a: pytest.fail("asked")) is False
+
+
+@pytest.mark.parametrize("migrated, held", [(False, True), (True, False)])
+def test_under_an_upgrade_hold_migrate_is_held_only_while_the_database_was_never_migrated(migrate_settings,
+                                                                                        migrated, held):
+    """A restarted container after the restore (hold file still there, the old version's tables restored)
+    migrates as at any start."""
+    hold(migrate_settings)
+    assert programs.held_for_restore(migrate_settings, {}, migrated=lambda *a: migrated) is held
+
+
+@pytest.mark.parametrize("text, migrated", [("t\n", True), ("f", False)])
+def test_psqls_answer_whether_django_migrations_exists(text, migrated):
+    assert programs.migrated_answer(text) is migrated
+
+
+def test_an_answer_that_is_not_a_boolean_stops_migrate_instead_of_guessing():
+    with pytest.raises(launcher.StartError, match="could not tell whether the database was ever migrated: psql "
+                                                  "said 'psql: error: connection refused'"):
+        programs.migrated_answer("psql: error: connection refused\n")
+
+
+@pytest.mark.parametrize("migrated", [False, True], ids=["held", "migrates"])
+def test_a_held_migrate_creates_role_and_database_only_and_its_marker_says_held(migrate_settings, monkeypatch,
+                                                                               migrated):
+    hold(migrate_settings)
+    ran, prepared = [], []
+    monkeypatch.setattr(programs, "ensure_database", lambda settings, environ: prepared.append(True))
+    monkeypatch.setattr(programs, "database_migrated", lambda settings, environ: migrated)
+    monkeypatch.setattr(programs.aio_settings, "app_environment", lambda settings, environ: {})
+    monkeypatch.setattr(launcher, "run_as", lambda user, argv, env, cwd=None: ran.append(argv) or 0)
+    programs.start_migrate(migrate_settings, {}, {"commands": [["./bin/run-migrate.sh"]]})
+    assert prepared == [True]
+    assert ran == ([["./bin/run-migrate.sh"]] if migrated else [])
+    assert launcher.migrate_state(migrate_settings) == (launcher.MIGRATE_DONE if migrated else launcher.MIGRATE_HELD)

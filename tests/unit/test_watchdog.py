@@ -140,3 +140,26 @@ def test_a_deploys_health_wait_reads_why_only_from_a_line_written_while_it_waite
     assert container_exec.watchdog_stop_reason(str(tmp_path), written - 5) == "migrate exited unexpectedly"
     assert container_exec.watchdog_stop_reason(str(tmp_path), written + 5) is None  # an earlier restart's line
     assert container_exec.watchdog_stop_reason(str(tmp_path / "missing"), 0) is None
+
+
+def held_settings(tmp_path, hold):
+    (tmp_path / "postgres" / "data").mkdir(parents=True)
+    if hold:
+        (tmp_path / "postgres" / "aio-upgrade.json").write_text("{}", encoding="utf-8")
+    return {"programs": PROGRAMS, "paths": {"pgdata": str(tmp_path / "postgres" / "data"),
+                                            "run": str(tmp_path / "run")}}
+
+
+@pytest.mark.parametrize("hold", [True, False], ids=["upgrade-held", "no-hold"])
+def test_a_failed_migrate_ends_the_container_unless_a_postgresql_upgrade_holds_it(tmp_path, hold):
+    stdin = io.StringIO(event("PROCESS_STATE_EXITED",
+                              "processname:migrate groupname:migrate from_state:RUNNING expected:0 pid:9", 5)
+                        + event("PROCESS_STATE_FATAL", "processname:redis groupname:redis from_state:BACKOFF", 6))
+    calls, stderr = [], io.StringIO()
+    watchdog.listen(held_settings(tmp_path, hold), stdin=stdin, stdout=io.StringIO(), stderr=stderr,
+                    shutdown=lambda: calls.append(1))
+    # The restore that started migrate undoes it; a program lost for good (FATAL) still ends the container.
+    assert len(calls) == (1 if hold else 2)
+    assert ("migrate exited unexpectedly while a PostgreSQL upgrade holds the container: it stays up"
+            in stderr.getvalue()) is hold
+    assert "redis entered FATAL" in stderr.getvalue()

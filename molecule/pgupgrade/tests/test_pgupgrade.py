@@ -1,4 +1,5 @@
-"""A PostgreSQL-major upgrade by changing only glitchtip_image_base: bookworm (PostgreSQL 15) to trixie (17).
+"""A PostgreSQL-major upgrade by changing only glitchtip_image_base: bookworm (PostgreSQL 15) to trixie (17),
+and then, on a fresh bookworm deployment, together with glitchtip_version (5.2 to 6.2.0).
 
 Real containers, real rows: every table compared by content checksum, a user's login over HTTP, an event
 stored and processed; a prober asks every 100 ms for a seeded event, so an empty GlitchTip answering (404)
@@ -11,6 +12,7 @@ import glob
 import json
 import os
 import re
+import shutil
 import sys
 import threading
 import time
@@ -30,6 +32,10 @@ testinfra_hosts = ["ansible://localhost"]
 
 TRIXIE = "glitchtip-aio-test/glitchtip-standin:5.2"
 BOOKWORM = "glitchtip-aio-test/glitchtip-standin:5.2-bookworm"
+SIX = "glitchtip-aio-test/glitchtip-standin:6.2"
+# The 6.2 stand-in's own schema change, which 5.2 lacks (molecule/resources/standin/variants/6.2).
+SIX_MIGRATION = ("projects", "0002_standin_6_2_schema")
+LABEL = "org.glitchtip-aio.glitchtip-version"
 STATE = {}  # what the first test seeded, for the others
 
 
@@ -254,6 +260,64 @@ def test_the_reverse_move_is_refused_before_anything_changes(client, settings):
     assert container.attrs["State"]["StartedAt"] == STATE["started_at"]
     assert cluster_major(settings) == "17"
     assert table_checksums(container) == STATE["tables"]
+
+
+def applied_migrations(container):
+    return {tuple(row.split("|")) for row in psql(container, "SELECT app || '|' || name FROM django_migrations").split()}
+
+
+def test_a_version_change_with_the_move_runs_the_new_versions_migrations_on_the_restored_data(client, settings,
+                                                                                              capsys):
+    """5.2 on bookworm (PostgreSQL 15) to 6.2.0 on the 6.2 stand-in (trixie, 17) in one deploy. The new
+    cluster starts empty and the restore brings 5.2's tables and its django_migrations: 6.2's migrations
+    must run on the restored data, before the app starts (not on the empty cluster, then thrown away)."""
+    name = settings["glitchtip_container_name"]
+    # A fresh 5.2 deployment on PostgreSQL 15: the one the tests above moved is on 17 now.
+    for old in client.containers.list(all=True, filters={"name": name}):
+        old.remove(force=True)
+    shutil.rmtree(settings["glitchtip_data_dir"])
+    result = run_playbook("deploy.yml")
+    assert result.returncode == 0, result.stdout[-3000:]
+    container = client.containers.get(name)
+    wait_healthy(container)
+    assert cluster_major(settings) == "15" and container.labels[LABEL] == "5.2"
+    marker = "six-%s" % uuid.uuid4().hex[:6]
+    generate_data(container, marker)
+    STATE["event"] = store_processed_event(lambda sql: psql(container, sql), base_url(settings), base_url(settings),
+                                           "sent to 5.2 before the move", timeout=60)
+    seed_the_rest(container, marker)
+    user = ("%s@example.com" % marker, "pw-%s" % marker)
+    assert login(settings, *user) == 200
+    tables, migrations = table_checksums(container), applied_migrations(container)
+    assert SIX_MIGRATION not in migrations
+
+    result, seen = deploy_under_probe(settings, "-e", "glitchtip_version=6.2.0", "-e", "glitchtip_image_base=" + SIX)
+    assert result.returncode == 0, result.stdout[-4000:]
+    assert "PostgreSQL 15 → 17: will upgrade by dump and restore" in said(result)
+    assert re.search(r"PostgreSQL 15\.\d+ → 17\.\d+: upgraded by dump and restore", said(result)), said(result)[-3000:]
+    assert_never_empty(seen)
+    container = client.containers.get(name)
+    assert container.labels[LABEL] == "6.2.0"
+    wait_healthy(container)
+    assert cluster_major(settings) == "17"
+    # On the fresh cluster migrate only prepared role and database; the restore ran it on the restored data.
+    with open(os.path.join(settings["glitchtip_data_dir"], "logs", "migrate.err.log")) as handle:
+        assert "held: a PostgreSQL upgrade's fresh cluster" in handle.read()
+    # 5.2's migrations as they were, plus 6.2's own, and its table; every other table as before.
+    assert applied_migrations(container) >= migrations | {SIX_MIGRATION}
+    after = table_checksums(container)
+    assert "projects_projectstat" in after
+    assert {table: after.get(table) for table in tables if table != "django_migrations"} == \
+        {table: checksum for table, checksum in tables.items() if table != "django_migrations"}
+    assert login(settings, *user) == 200
+    assert http("%s/api/0/events/%s/" % (base_url(settings), STATE["event"]))[0] == 200
+    store_processed_event(lambda sql: psql(container, sql), base_url(settings), base_url(settings),
+                          "sent to 6.2 after the move", timeout=60)
+    assert not os.path.exists(os.path.join(settings["glitchtip_data_dir"], "postgres", "aio-upgrade.json"))
+    with capsys.disabled():
+        print("\npgupgrade: 5.2 on PostgreSQL 15 -> 6.2.0 on 17 in one deploy: longest unavailability under the "
+              "100 ms prober %.1fs (%d probes); deploy wall time %.0fs"
+              % (unavailable_seconds(seen), len(seen), seen[-1][0]))
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,8 @@ import threading
 import time
 import xmlrpc.client
 
-from . import backup_files as files, entrypoint, health, pgtools, probes, settings as aio_settings, supervisor_rpc
+from . import backup_files as files, entrypoint, health, logtail, pgtools, probes, settings as aio_settings
+from . import start_reasons, supervisor_rpc
 from .backup_files import BackupError
 
 APP_PROGRAMS = ("scheduler", "worker", "web")  # stopped in this order, started in reverse
@@ -541,6 +542,8 @@ class Restore:
             if "uploads.tar.gz" in manifest_["files"]:
                 uploads_rollback = self.restore_uploads(directory, stamp)
                 self.step("uploads", "restored")
+            if self.run_migrate():
+                self.step("migrate", "this version's migrations ran on the restored database (exit 0)")
             self.start_app(programs)
             self.step("start", ", ".join(reversed(programs)))
             self.wait_healthy()
@@ -571,6 +574,50 @@ class Restore:
                       seconds=round(time.monotonic() - self.started, 2))
         return report
 
+    def migrate_held(self):
+        """Whether run_migrate has migrations to run: a PostgreSQL upgrade's hold, and a migrate program here."""
+        return bool(self.upgrade_hold()) and "migrate" in self.settings["programs"]
+
+    def run_migrate(self):
+        """Under a PostgreSQL upgrade's hold the container's migrate program held the migrations (its
+        cluster was empty: programs.held_for_restore) and the restored database is the old version's,
+        whatever version this image runs: supervisord runs migrate again, now on the restored data,
+        before the app starts. True when it ran and exited 0; BackupError "migrate: ..." with its
+        log's reason otherwise (the caller rolls back); False without a hold."""
+        if not self.migrate_held():
+            return False
+        supervisor = self.rpc.supervisor
+        asked = int(time.time())
+        try:
+            supervisor.startProcess("migrate", False)
+        except xmlrpc.client.Fault as exc:
+            raise BackupError("migrate: supervisord did not start it: %s" % exc.faultString)
+        deadline = time.monotonic() + self.deadline
+        while True:
+            info = supervisor.getProcessInfo("migrate")
+            # The start time tells this run's end from the held run's.
+            if info["statename"] not in ("STARTING", "RUNNING") and info.get("start", 0) >= asked:
+                break
+            if time.monotonic() > deadline:
+                supervisor.stopProcess("migrate", True)
+                raise BackupError("migrate: still running %ds after it started on the restored database; stopped "
+                                  "(see aio logs migrate)" % self.deadline)
+            time.sleep(0.5)
+        if info["statename"] == "EXITED" and info.get("exitstatus") == 0:
+            return True
+        raise BackupError("migrate: the migrations on the restored database failed (%s, exit %s): %s"
+                          % (info["statename"], info.get("exitstatus"), self.migrate_failure()))
+
+    def migrate_failure(self):
+        """Why migrate failed, from what it recorded and the last lines of its error log."""
+        secrets = aio_settings.secret_values(self.environ)
+        recorded = start_reasons.reasons(self.settings).get("migrate")
+        lines = [line.strip() for line in logtail.read_log(self.settings["paths"]["logs"], "migrate", 20,
+                                                           errors=True, secrets=secrets)["stderr"]
+                 if line.strip() and not line.startswith("[aio]")]
+        said = "; ".join(part for part in (recorded, " | ".join(lines[-2:])) if part)
+        return said or "no reason in its log (aio logs migrate)"
+
     def plan(self, manifest_, keep_rollback):
         """What a real run would do, in order, for check mode."""
         programs = ", ".join(self.app_programs()) or "no app program"
@@ -578,6 +625,8 @@ class Restore:
                  "stop %s once that read has passed" % programs,
                  "swap the scratch database in for %s, keeping the replaced one until healthy" % self.database]
                 + (["replace the uploads"] if "uploads.tar.gz" in manifest_["files"] else [])
+                + (["run this version's migrations on the restored database (migrate, held until now by the "
+                    "PostgreSQL upgrade)"] if self.migrate_held() else [])
                 + ["start %s again and wait until healthy" % programs,
                    "keep the replaced database" if keep_rollback else "drop the replaced database"])
 

@@ -15,7 +15,9 @@ SUPERVISORD_CONF = "/etc/supervisor/supervisord.conf"
 PROGRAMS_AVAILABLE = "/etc/supervisor/conf.d"
 # Written by the deploy's PostgreSQL-major upgrade (glitchtip.aio.postgres_upgrade) beside the
 # cluster while the new cluster is still empty: the app programs are then configured but not
-# started, so no empty GlitchTip ever answers; the restore starts them, the deploy removes the file.
+# started, so no empty GlitchTip ever answers, and the migrate program holds its migrations
+# (programs.held_for_restore); the restore runs migrate on the restored data and starts the app,
+# the deploy removes the file.
 UPGRADE_HOLD_FILE = "aio-upgrade.json"
 HELD_PROGRAMS = ("web", "worker", "scheduler")
 
@@ -24,6 +26,12 @@ def upgrade_hold_path(settings):
     """The hold file beside the embedded cluster; None without one (external PostgreSQL)."""
     pgdata = settings["paths"].get("pgdata")
     return os.path.join(os.path.dirname(pgdata), UPGRADE_HOLD_FILE) if pgdata else None
+
+
+def upgrade_held(settings):
+    """Whether the hold file exists (False without paths, as the watchdog's tests give none)."""
+    path = upgrade_hold_path(settings) if settings.get("paths") else None
+    return bool(path) and os.path.exists(path)
 
 
 def held_program_conf(text):
@@ -42,8 +50,7 @@ def link_programs(settings, available=PROGRAMS_AVAILABLE):
     """supervisord includes the run directory's program files: only those this container runs."""
     enabled = os.path.join(settings["paths"]["run"], "programs")
     os.makedirs(enabled, mode=0o700)
-    hold_file = upgrade_hold_path(settings)
-    hold = bool(hold_file) and os.path.exists(hold_file)
+    hold = upgrade_held(settings)
     for name in settings["programs"]:
         source = os.path.join(available, "%s.conf" % name)
         target = os.path.join(enabled, "%s.conf" % name)

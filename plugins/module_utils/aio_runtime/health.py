@@ -60,8 +60,13 @@ def program_status(kind, info):
     return DOWN, state
 
 
-def supervisor_component(programs, infos, elapsed_ms=0.0):
-    """programs: {name: kind}; infos: getAllProcessInfo keyed by name (None: no answer)."""
+# A migrate program held for a PostgreSQL upgrade's restore (programs.held_for_restore): done for now.
+HELD_REASON = "held for the PostgreSQL upgrade's restore (exit 0), which runs the migrations on the restored data"
+
+
+def supervisor_component(programs, infos, elapsed_ms=0.0, held=()):
+    """programs: {name: kind}; infos: getAllProcessInfo keyed by name (None: no answer); held: the
+    one-shots that finished held (their marker says so), ok and said to be held."""
     if infos is None:
         return component("supervisor", UNKNOWN, "supervisord did not answer", elapsed_ms)
     per_program = {}
@@ -71,11 +76,15 @@ def supervisor_component(programs, infos, elapsed_ms=0.0):
             per_program[name] = {"status": DOWN, "state": "MISSING", "reason": "not configured", "pid": 0}
             continue
         status, reason = program_status(kind, info)
+        if status == OK and kind == ONESHOT and name in held:
+            reason = HELD_REASON
         per_program[name] = {"status": status, "state": info.get("statename"), "reason": reason,
                              "pid": info.get("pid", 0), "start": info.get("start", 0)}
     status = worst(p["status"] for p in per_program.values())
     bad = ["%s %s" % (name, p["reason"]) for name, p in per_program.items() if p["status"] != OK]
     reason = "; ".join(bad) if bad else "all %d programs ok" % len(per_program)
+    if not bad and any(p["reason"] == HELD_REASON for p in per_program.values()):
+        reason += "; %s %s" % (", ".join(n for n, p in per_program.items() if p["reason"] == HELD_REASON), HELD_REASON)
     return component("supervisor", status, reason, elapsed_ms, programs=per_program)
 
 

@@ -30,8 +30,28 @@ def log(message):
     sys.stderr.flush()
 
 
+# What the migrate program's marker holds: its commands ran, or it was held for a PostgreSQL
+# upgrade's restore (programs.held_for_restore), which runs it again on the restored data.
+MIGRATE_DONE = "ok"
+MIGRATE_HELD = "held"
+
+
 def migrate_marker(settings):
     return os.path.join(settings["paths"]["run"], "migrate.ok")
+
+
+def write_migrate_marker(settings, state):
+    with open(migrate_marker(settings), "w") as handle:
+        handle.write(state + "\n")
+
+
+def migrate_state(settings):
+    """MIGRATE_DONE, MIGRATE_HELD, or None while the migrate program has not finished since the start."""
+    try:
+        with open(migrate_marker(settings)) as handle:
+            return handle.read().strip()
+    except OSError:
+        return None
 
 
 def postgres_ready(settings):
@@ -56,7 +76,8 @@ def dependency_ready(name, settings, environ):
     if name == "redis":
         return redis_ready(settings, environ)
     if name == "migrate":
-        return os.path.exists(migrate_marker(settings))
+        # Held migrations (a PostgreSQL upgrade's empty cluster) are not done: nothing starts on them.
+        return migrate_state(settings) == MIGRATE_DONE
     raise StartError("unknown dependency %r" % name)
 
 

@@ -18,7 +18,7 @@ import time
 import urllib.error
 import urllib.request
 
-from . import health, pgtools, settings as aio_settings, start_reasons, supervisor_rpc
+from . import health, launcher, pgtools, settings as aio_settings, start_reasons, supervisor_rpc
 
 
 def _elapsed_ms(started):
@@ -32,7 +32,8 @@ def probe_supervisor(settings, socket_path=supervisor_rpc.DEFAULT_SOCKET):
         infos = supervisor_rpc.process_infos(supervisor_rpc.connect(socket_path))
     except Exception:  # any transport or RPC fault means "no answer"
         infos = None
-    return health.supervisor_component(programs, infos, _elapsed_ms(started))
+    held = ["migrate"] if "migrate" in programs and launcher.migrate_state(settings) == launcher.MIGRATE_HELD else []
+    return health.supervisor_component(programs, infos, _elapsed_ms(started), held)
 
 
 def psql(settings, environ, sql, timeout=5.0):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import pwd
 
-from . import launcher, pgtools, settings as aio_settings
+from . import entrypoint, launcher, pgtools, settings as aio_settings
 
 
 def _own(path, user, mode):
@@ -116,21 +116,63 @@ def ensure_database(settings, environ):
                                   % (pg["user"], pg["database"], code))
 
 
+# Django's migrate creates its record table first: a database without one was never migrated.
+MIGRATED_SQL = "SELECT to_regclass('public.django_migrations') IS NOT NULL"
+
+
+def migrated_answer(text):
+    """psql -At's answer to MIGRATED_SQL ("t" or "f") as a bool; StartError on anything else."""
+    answer = text.strip()
+    if answer not in ("t", "f"):
+        raise launcher.StartError("could not tell whether the database was ever migrated: psql said %r"
+                                  % answer[-300:])
+    return answer == "t"
+
+
+def database_migrated(settings, environ):
+    """Whether the app's database holds Django's record of applied migrations."""
+    pg = settings["postgres"]
+    code, output = launcher.capture_as("postgres", [pgtools.binary("psql"), "-XAtq", "-v", "ON_ERROR_STOP=1",
+                                                    "-h", pgtools.SOCKET_DIR, "-p", str(pg["port"]),
+                                                    "-d", pg["database"], "-c", MIGRATED_SQL],
+                                       aio_settings.service_environment(environ), timeout=60)
+    if code != 0:
+        raise launcher.StartError("could not tell whether database %s was ever migrated (psql exit %d: %s)"
+                                  % (pg["database"], code, output.strip()[-300:]))
+    return migrated_answer(output)
+
+
+def held_for_restore(settings, environ, migrated=None):
+    """True while a PostgreSQL-major upgrade's fresh cluster waits for its restore (the hold file exists
+    and the database was never migrated): the dump restored over it is the old version's, so this
+    version's migrations must run on the restored data (the restore starts this program again), not
+    now on an empty database whose django_migrations the restore would throw away."""
+    if not entrypoint.upgrade_held(settings):
+        return False
+    return not (migrated or database_migrated)(settings, environ)
+
+
 def start_migrate(settings, environ, spec):
-    """One-shot: ensure role and database, then the version's migrate commands; marker on success."""
+    """One-shot: ensure role and database, then the version's migrate commands; marker on success
+    ("held" instead when held_for_restore: role and database only)."""
     marker = launcher.migrate_marker(settings)
     if os.path.exists(marker):
         os.unlink(marker)
     if "postgres" in settings["programs"]:
         ensure_database(settings, environ)
+        if held_for_restore(settings, environ):
+            launcher.write_migrate_marker(settings, launcher.MIGRATE_HELD)
+            launcher.log("held: a PostgreSQL upgrade's fresh cluster (%s) waits for its restore; role and "
+                         "database are ready, and the restore runs the migrations on the restored data"
+                         % entrypoint.upgrade_hold_path(settings))
+            return
     app_env = aio_settings.app_environment(settings, environ)
     for argv in spec["commands"]:
         launcher.log("running: %s" % " ".join(argv))
         code = launcher.run_as(settings["app"]["user"], argv, app_env, cwd=settings["app"]["dir"])
         if code != 0:
             raise launcher.StartError("%s exited with %d; web and worker stay stopped" % (" ".join(argv), code))
-    with open(marker, "w") as handle:
-        handle.write("ok\n")
+    launcher.write_migrate_marker(settings, launcher.MIGRATE_DONE)
     launcher.log("migrations done")
 
 

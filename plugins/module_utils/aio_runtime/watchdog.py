@@ -6,7 +6,8 @@
 A long-running program in FATAL (supervisord gave up restarting it) or a one-shot
 that exited with an unexpected code (a failed migration) shuts supervisord down,
 so the container exits and Docker's restart policy acts, instead of the container
-looking alive with a dead service inside.
+looking alive with a dead service inside. Not while a PostgreSQL upgrade holds the
+container (entrypoint.upgrade_held): a failed migrate is then its restore's to undo.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import re
 import sys
 
-from . import start_reasons, supervisor_rpc
+from . import entrypoint, start_reasons, supervisor_rpc
 
 
 def parse_tokens(line):
@@ -70,6 +71,13 @@ def listen(settings, stdin=sys.stdin, stdout=sys.stdout, stderr=sys.stderr, shut
         payload = parse_tokens(stdin.read(int(header.get("len", 0))).split("\n", 1)[0])
         known = start_reasons.reasons(settings) if header.get("eventname") == "PROCESS_STATE_FATAL" else {}
         reason = shutdown_reason(header.get("eventname", ""), payload, programs, known)
+        if reason and header.get("eventname") == "PROCESS_STATE_EXITED" and entrypoint.upgrade_held(settings):
+            # The upgrade owns this container: the restore that started migrate puts the live database
+            # back, the deploy the old container; a restart would only cut that short.
+            stderr.write("[aio watchdog] %s while a PostgreSQL upgrade holds the container: it stays up, the "
+                         "upgrade's restore and rollback handle it\n" % reason)
+            stderr.flush()
+            reason = None
         if payload.get("processname") in known and header.get("eventname") == "PROCESS_STATE_FATAL":
             stderr.write("[aio watchdog] %s cannot start: %s; the container stays up, unhealthy, as a restart "
                          "would fail the same way\n" % (payload["processname"], known[payload["processname"]]))
