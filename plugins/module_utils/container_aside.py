@@ -84,7 +84,8 @@ def apply(api, steps, name, aside_name, stop_timeout=60, restart_policy=None, do
                 api.remove_container(aside_name, force=True)
             else:
                 raise ValueError("unknown step %r" % step)
-        except (APIError, DockerException) as exc:
+        # OSError: requests' connection errors, when the engine goes away between two steps.
+        except (APIError, DockerException, OSError) as exc:
             raise AsideError(step, "%s: %s failed: %s" % (aside_name, step, exc)) from exc
         if done is not None:
             done(step)

@@ -117,8 +117,12 @@ def main():
         api = container_exec.AioContainer(name, params["docker_host"], timeout=params["stop_timeout"] + 60).client.api
         current, aside = container_aside.inspect(api, name), container_aside.inspect(api, aside_name)
         steps = container_aside.plan(params["state"], current, aside, params["restart_policy"])
-    except container_exec.ContainerError as exc:
+    except container_exec.ContainerError as exc:  # no engine at docker_host: "cannot reach the Docker engine"
         module.fail_json(msg=str(exc))
+    except (container_exec.APIError, container_exec.DockerException, OSError) as exc:
+        # The engine answered the connection's version check, then failed or went away (requests'
+        # connection errors are OSErrors): the same words as every other module, no traceback.
+        module.fail_json(msg="cannot inspect containers %s and %s: %s" % (name, aside_name, exc))
     except ValueError as exc:
         module.fail_json(msg=str(exc), name=aside_name)
     kept = aside if aside is not None else current if params["state"] == "aside" else None

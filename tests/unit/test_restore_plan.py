@@ -59,7 +59,7 @@ def test_check_mode_says_what_was_verified_and_what_would_happen(backups, keep_r
         "stop scheduler, worker, web once that read has passed",
         "swap the scratch database in for glitchtip, keeping the replaced one until healthy",
         "replace the uploads",
-        "start scheduler, worker, web again and wait until healthy",
+        "start web, worker, scheduler again and wait until healthy",
         last]
 
 

@@ -620,14 +620,16 @@ class Restore:
 
     def plan(self, manifest_, keep_rollback):
         """What a real run would do, in order, for check mode."""
-        programs = ", ".join(self.app_programs()) or "no app program"
+        programs = self.app_programs()
+        stopped = ", ".join(programs) or "no app program"
+        started = ", ".join(reversed(programs)) or "no app program"  # as start_app starts them
         return (["restore database.dump into a scratch database beside a full read of it",
-                 "stop %s once that read has passed" % programs,
+                 "stop %s once that read has passed" % stopped,
                  "swap the scratch database in for %s, keeping the replaced one until healthy" % self.database]
                 + (["replace the uploads"] if "uploads.tar.gz" in manifest_["files"] else [])
                 + (["run this version's migrations on the restored database (migrate, held until now by the "
                     "PostgreSQL upgrade)"] if self.migrate_held() else [])
-                + ["start %s again and wait until healthy" % programs,
+                + ["start %s again and wait until healthy" % started,
                    "keep the replaced database" if keep_rollback else "drop the replaced database"])
 
     def rollback(self, swapped, scratch, rollback_db, uploads_rollback, programs):
