@@ -8,6 +8,9 @@ The data: events_event and 7 tables shaped like it (bench_events_2..8, LIKE even
 ALL: its unique index and primary key), ROWS events in all (default 750000, about 1.2 GiB).
 
 Usage: bench/backup.py CONTAINER [ROWS]   (the container's data is replaced by generated rows)
+       bench/backup.py --own [ROWS]        (its own container glitchtip-aio-backup-bench on the 5.2
+                                            stand-in, data dir /tmp/glitchtip-aio-backup-bench, port
+                                            18730; removed at the end)
 """
 
 from __future__ import annotations
@@ -62,9 +65,46 @@ def generate(container, rows):
     return time.monotonic() - started, int(size), tables
 
 
+OWN = ("glitchtip-aio-backup-bench", "/tmp/glitchtip-aio-backup-bench", 18730)  # name, data dir, port
+
+
+def own_container(client):
+    """--own: a fresh deploy of the 5.2 stand-in (bench/upgrade.py's deploy) and a cleanup for the end."""
+    import shutil
+
+    import upgrade  # bench/upgrade.py (it imports this file's psql)
+
+    name, data, port = OWN
+
+    def cleanup():
+        for container in client.containers.list(all=True, filters={"name": name}):
+            container.remove(force=True)
+        for image in client.images.list(name=name):
+            client.images.remove(image.id, force=True)
+        shutil.rmtree(data, ignore_errors=True)
+
+    cleanup()
+    _seconds, result = upgrade.deploy("5.2", name=name, data=data, port=port)
+    if result.returncode != 0:
+        cleanup()
+        raise SystemExit("the bench deploy failed:\n%s" % result.stdout[-3000:])
+    return client.containers.get(name), cleanup
+
+
 def main():
-    container = docker.from_env().containers.get(sys.argv[1])
+    client = docker.from_env()
     rows = int(sys.argv[2]) if len(sys.argv) > 2 else 750000
+    if sys.argv[1] == "--own":
+        container, cleanup = own_container(client)
+        try:
+            measure(container, rows)
+        finally:
+            cleanup()
+    else:
+        measure(client.containers.get(sys.argv[1]), rows)
+
+
+def measure(container, rows):
     generate_seconds, size, tables = generate(container, rows)
     _s, cores = run(container, ["nproc"])
 
