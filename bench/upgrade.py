@@ -41,13 +41,14 @@ BASE = "glitchtip-aio-test/glitchtip-standin:"
 VERSIONS = {"5.2": BASE + "5.2", "6.2.1": BASE + "6.2-broken", "6.2.0": BASE + "6.2"}
 
 
-def deploy(version, *extra, playbook="deploy.yml"):
+def deploy(version, *extra, playbook="deploy.yml", base=None, name=NAME, data=DATA, port=PORT):
+    """The playbook on its own container, data directory and port (bench/pgupgrade.py passes its own)."""
     args = ["ansible-playbook", playbook, "-i", "inventories/local",
-            "-e", "glitchtip_version=%s" % version, "-e", "glitchtip_image_base=%s" % VERSIONS[version],
+            "-e", "glitchtip_version=%s" % version, "-e", "glitchtip_image_base=%s" % (base or VERSIONS[version]),
             "-e", "glitchtip_image_pull_base=never", "-e", "glitchtip_host_manage_docker=false",
-            "-e", "glitchtip_data_dir=%s" % DATA, "-e", "glitchtip_container_name=%s" % NAME,
-            "-e", "glitchtip_image_name=%s" % NAME, "-e", "glitchtip_container_web_host_port=%d" % PORT,
-            "-e", "glitchtip_container_web_host_address=127.0.0.1", "-e", "glitchtip_domain=http://localhost:%d" % PORT,
+            "-e", "glitchtip_data_dir=%s" % data, "-e", "glitchtip_container_name=%s" % name,
+            "-e", "glitchtip_image_name=%s" % name, "-e", "glitchtip_container_web_host_port=%d" % port,
+            "-e", "glitchtip_container_web_host_address=127.0.0.1", "-e", "glitchtip_domain=http://localhost:%d" % port,
             "-e", "glitchtip_container_wait_timeout=600"] + list(extra)
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, "collections"), ANSIBLE_NOCOLOR="1")
     started = time.monotonic()

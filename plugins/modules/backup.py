@@ -11,12 +11,13 @@ module: backup
 short_description: Verified, checksummed, atomic backup of a GlitchTip all-in-one container
 description:
   - Runs the in-container C(aio backup) through the Docker API.
-  - Writes C(database.dump) (pg_dump custom format; zstd on PostgreSQL 16+, gzip level 6 before), C(roles.sql),
-    C(uploads.tar.gz) of C(/code/uploads) and optionally C(redis.rdb), plus C(manifest.json) with the size and
-    SHA-256 of each, into a hidden partial directory; fsyncs, verifies (checksums and a full read of every archive,
-    which C(pg_restore --list) alone is not), then renames it to its final name and fsyncs the parent. A killed or
-    failed backup leaves nothing under a final name. pg_dump writes straight to the file, so its exit code is never
-    lost in a pipe.
+  - Writes C(database/) (pg_dump's directory format, one job per usable core; C(toc.dat) and one file per table,
+    compressed by zstd level 1 with pg_dump 16+, gzip level 1 with pg_dump 15), C(roles.sql), C(uploads.tar.gz) of
+    C(/code/uploads) and optionally C(redis.rdb), plus C(manifest.json) with the size and SHA-256 of each file (those
+    of the dump as C(database/<file>)), into a hidden partial directory; fsyncs, verifies (checksums, each table's
+    compressed stream to its end, and a full read of every archive, which C(pg_restore --list) alone is not), then
+    renames it to its final name and fsyncs the parent. A killed or failed backup leaves nothing under a final name.
+    pg_dump writes straight to the files, so its exit code is never lost in a pipe.
   - Retention by count and/or age runs only after a successful backup and never deletes the newest one.
 version_added: 0.1.0
 author: glitchtip-aio contributors (!UNKNOWN)
@@ -90,7 +91,7 @@ name:
   type: str
   sample: glitchtip-20261127T030100Z
 files:
-  description: Size and SHA-256 of each file.
+  description: Size and SHA-256 of each file, by its path in the backup (C(roles.sql), C(database/toc.dat), ...).
   returned: success, outside check mode
   type: dict
 size:

@@ -12,11 +12,13 @@ short_description: Restore a GlitchTip all-in-one container from a verified back
 description:
   - Runs the in-container C(aio restore) through the Docker API.
   - Verifies the manifest, every checksum and a full read of every archive; a bad backup is refused before anything
-    running is touched. The full read of the dump runs beside the restore into a scratch database (parallel jobs,
-    stop on the first error), and web, worker and scheduler are stopped only once it has passed.
+    running is touched. The full read of the dump (each table's compressed stream to its end, then pg_restore's read)
+    runs beside the restore into a scratch database (parallel jobs, stop on the first error), and web, worker and
+    scheduler are stopped only once it has passed. Backups of the directory format (C(database/)) and older ones with
+    C(database.dump) (custom format) restore alike.
   - Then it refuses new connections and terminates remaining sessions, swaps the scratch database in by rename in one
-    transaction, restores uploads, starts the services and waits until healthy. The replaced database is kept until
-    then (and afterwards with O(keep_rollback)).
+    transaction, restores uploads, starts web alone and waits until it answers, then worker and scheduler, and waits
+    until all are healthy. The replaced database is kept until then (and afterwards with O(keep_rollback)).
   - On any failure the live database and uploads are put back as they were, the services are started again, and the
     error names the step that failed.
 version_added: 0.1.0
@@ -95,7 +97,8 @@ would:
   returned: check mode, when the backup verified
   type: list
   elements: str
-  sample: ["restore database.dump into a scratch database beside a full read of it", "stop scheduler, worker, web once that read has passed"]
+  sample: ["restore database/ (directory format, parallel jobs) into a scratch database beside a full read of it",
+           "stop scheduler, worker, web once that read has passed"]
 failed_step:
   description: The step that failed.
   returned: failure

@@ -34,7 +34,9 @@ case "$sql" in
   *server_version*) cat {version};;
   *pg_stat_activity*) echo '1|3';;
 esac""",
-    "pg_dump": """for a; do [ "$prev" = -f ] && printf 'PGDMP fake dump\\n' > "$a"; prev=$a; done""",
+    # A directory-format dump: its table of contents and one table's data (gzip: in every Debian).
+    "pg_dump": """for a; do [ "$prev" = -f ] && mkdir "$a" && printf 'PGDMP fake toc\\n' > "$a/toc.dat" \\
+  && printf '1\\tone\\n' | gzip > "$a/3001.dat.gz"; prev=$a; done""",
     "pg_restore": """for a; do last=$a; done; [ "$2" = - ] && cat "$last"; true""",
     "pg_isready": "true",
     "pg_dumpall": "echo '-- roles'",
@@ -97,9 +99,11 @@ def test_a_backup_of_an_external_server_runs_on_the_client_alone(client_only, tm
         manifest = json.load(handle)
     # The server is 15, the client 17: the dump's compression is pg_dump's choice, and the manifest says whose.
     assert manifest["versions"] == {"glitchtip": "5.2", "postgres": "15.8", "pg_dump": CLIENT_MAJOR}
-    assert manifest["compression"] == "zstd:3"
+    assert manifest["compression"] == "zstd:1"
+    assert sorted(manifest["files"]) == ["database/3001.dat.gz", "database/toc.dat", "roles.sql", "uploads.tar.gz"]
     [dump] = calls(log, "pg_dump")
-    assert dump[:2] == ["db.example.net", "glitchtip"] and "--compress=zstd:3" in dump
+    assert dump[:2] == ["db.example.net", "glitchtip"] and "--compress=zstd:1" in dump
+    assert "--format=directory" in dump and "--jobs=%d" % backup_files.usable_cores() in dump
     assert not calls(log, "pg_dumpall")  # no superuser on a managed server
 
 

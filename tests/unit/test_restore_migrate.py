@@ -128,7 +128,7 @@ def fake_restore_steps(monkeypatch, calls):
 
     monkeypatch.setattr(backup, "RestoreInto", Restoring)
     monkeypatch.setattr(backup.Restore, "swap", lambda self, incoming, outgoing: calls.append(("swap", incoming)))
-    monkeypatch.setattr(backup.Restore, "wait_healthy", lambda self: calls.append(("health",)) or {"status": "ok"})
+    monkeypatch.setattr(backup.Restore, "wait_healthy", lambda self, components=None: calls.append(("health",)) or {"status": "ok"})
 
 
 def test_the_restore_migrates_after_the_swap_and_before_the_app_starts(restore, monkeypatch):
@@ -137,10 +137,11 @@ def test_the_restore_migrates_after_the_swap_and_before_the_app_starts(restore, 
     report = restore(calls=calls).run("latest")
     assert report["ok"] is True, report
     assert [step["step"] for step in report["steps"]] == ["verify", "scratch", "verify", "stop", "restore", "swap",
-                                                          "migrate", "start", "health", "cleanup"]
+                                                          "migrate", "start", "health", "start", "health", "cleanup"]
     order = [call for call in calls if call[0] in ("swap", "start", "health")]
-    assert order[:2] == [("swap", report["steps"][1]["detail"]), ("start", "migrate")]
-    assert sorted(order[2:-1]) == [("start", "web"), ("start", "worker")] and order[-1] == ("health",)
+    # migrate on the restored data, then web alone until it answers, then the rest.
+    assert order == [("swap", report["steps"][1]["detail"]), ("start", "migrate"), ("start", "web"), ("health",),
+                     ("start", "worker"), ("health",)]
 
 
 def test_a_failed_migrate_rolls_the_restore_back_and_leaves_the_held_app_stopped(restore, monkeypatch):

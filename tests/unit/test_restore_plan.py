@@ -59,7 +59,8 @@ def test_check_mode_says_what_was_verified_and_what_would_happen(backups, keep_r
         "stop scheduler, worker, web once that read has passed",
         "swap the scratch database in for glitchtip, keeping the replaced one until healthy",
         "replace the uploads",
-        "start web, worker, scheduler again and wait until healthy",
+        # web alone first: it answers sooner without worker and scheduler starting beside it.
+        "start web again and wait until it answers, then worker, scheduler and wait until healthy",
         last]
 
 
@@ -69,3 +70,13 @@ def test_check_mode_of_a_backup_without_uploads_leaves_them_out(backups, monkeyp
     report = backup.Restore(settings, {}, rpc=ReadOnlyRpc(["web"])).run("latest", dry_run=True)
     assert "replace the uploads" not in report["would"]
     assert "stop web once that read has passed" in report["would"]
+
+
+def test_check_mode_of_a_directory_format_backup_names_it(backups, monkeypatch):
+    settings, _verified = backups
+    monkeypatch.setattr(backup, "verify", lambda directory, check_utf8=True: {
+        "files": {"database/toc.dat": {}, "database/3001.dat.zst": {}, "roles.sql": {}}})
+    report = backup.Restore(settings, {}, rpc=ReadOnlyRpc(["web", "worker"])).run("latest", dry_run=True)
+    assert report["would"][0] == ("restore database/ (directory format, parallel jobs) into a scratch database "
+                                  "beside a full read of it")
+    assert "start web again and wait until it answers, then worker and wait until healthy" in report["would"]

@@ -77,3 +77,30 @@ def test_the_rollback_of_a_postgresql_upgrades_restore_leaves_the_app_stopped(re
     (tmp / "postgres" / "aio-upgrade.json").unlink()
     restore_.rollback(False, "scratch", "rollback", None, ["web", "worker"])
     assert restore_.rpc.supervisor.started == ["worker", "web"]
+
+
+def test_after_a_restore_web_starts_alone_and_answers_before_worker_and_scheduler_start(restore, monkeypatch):
+    restore_, _tmp = restore
+    restore_.started = 0.0
+    seen = []
+
+    def probe(settings, environ, components):
+        seen.append((list(restore_.rpc.supervisor.started), tuple(components)))
+        return {"status": "ok", "components": {}}
+
+    monkeypatch.setattr(backup.probes, "run", probe)
+    restore_.start_and_wait(["scheduler", "worker", "web"])
+    assert seen == [(["web"], ("postgres", "redis", "web")),  # not supervisor: it wants every program RUNNING
+                    (["web", "worker", "scheduler"], ("supervisor", "postgres", "redis", "web"))]
+    assert [(s["step"], s["detail"]) for s in restore_.steps] == [
+        ("start", "web"), ("health", "web answers"), ("start", "worker, scheduler"), ("health", "ok")]
+
+
+def test_without_web_on_the_host_a_restore_starts_the_others_and_waits_for_them_all(restore, monkeypatch):
+    restore_, _tmp = restore
+    restore_.started = 0.0
+    seen = []
+    monkeypatch.setattr(backup.probes, "run", lambda settings, environ, components: seen.append(
+        (list(restore_.rpc.supervisor.started), tuple(components))) or {"status": "ok", "components": {}})
+    restore_.start_and_wait(["scheduler", "worker"])
+    assert seen == [(["worker", "scheduler"], ("supervisor", "postgres", "redis", "web"))]

@@ -278,15 +278,17 @@ def test_restore_playbook_check_says_what_it_verified_and_would_do(client, conta
                            env={"ANSIBLE_CALLBACK_RESULT_FORMAT": "json"})
     assert checked.returncode == 0, checked.stdout[-3000:]
     message = task_message(checked.stdout, "Report")
-    assert message[0] == ("%s verified (manifest, 3 checksums and a full read of every archive ok); "
-                          "nothing was changed" % name), message
+    with open(os.path.join(backups_dir, name, "manifest.json"), encoding="utf-8") as handle:
+        checksums = len(json.load(handle)["files"])  # database/<file> entries: one per table, and more
+    assert message[0] == ("%s verified (manifest, %d checksums and a full read of every archive ok); "
+                          "nothing was changed" % (name, checksums)), message
     planned = [line for line in message if line.startswith("would ")]
     assert planned == [
-        "would restore database.dump into a scratch database beside a full read of it",
+        "would restore database/ (directory format, parallel jobs) into a scratch database beside a full read of it",
         "would stop scheduler, worker, web once that read has passed",
         "would swap the scratch database in for glitchtip, keeping the replaced one until healthy",
         "would replace the uploads",
-        "would start web, worker, scheduler again and wait until healthy",
+        "would start web again and wait until it answers, then worker, scheduler and wait until healthy",
         "would drop the replaced database",
     ], message
     assert message[-1] == "steps taken: verify", message
