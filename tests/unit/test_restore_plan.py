@@ -80,3 +80,14 @@ def test_check_mode_of_a_directory_format_backup_names_it(backups, monkeypatch):
     assert report["would"][0] == ("restore database/ (directory format, parallel jobs) into a scratch database "
                                   "beside a full read of it")
     assert "start web again and wait until it answers, then worker and wait until healthy" in report["would"]
+
+
+@pytest.mark.parametrize("stopped,stages", [
+    (["scheduler", "worker", "web"], [["web"], ["worker", "scheduler"]]),
+    (["scheduler", "worker"], [["worker", "scheduler"]]),  # a worker host: no web to wait for first
+    (["web"], [["web"]]),
+    ([], []),
+])
+def test_start_stages_are_web_first_then_the_rest_in_reverse_of_the_stop_order(stopped, stages):
+    """One home for the start order: the real start (start_and_wait) and check mode's plan read it."""
+    assert backup.start_stages(stopped) == stages

@@ -24,7 +24,7 @@ from . import backup_files as files, entrypoint, health, logtail, pgtools, probe
 from . import start_reasons, supervisor_rpc
 from .backup_files import BackupError
 
-APP_PROGRAMS = ("scheduler", "worker", "web")  # stopped in this order, started in reverse
+APP_PROGRAMS = ("scheduler", "worker", "web")  # stopped in this order, started in reverse (start_stages)
 # TEST ONLY: makes a restore fail at the named step (only "swap"), to test what callers do about it.
 TEST_FAIL_ENV = "AIO_TEST_ONLY_FAIL_RESTORE_AT"
 
@@ -323,6 +323,16 @@ def run_backup(settings, environ, keep_count=None, keep_days=None, include_redis
     return report
 
 
+def start_stages(programs):
+    """The order a restore starts PROGRAMS (given in stop order) in: web alone first, then the rest,
+    in reverse of the stop order. Started together on a small server they share its cores while they
+    import the app: web alone answered in 4-5 s, beside worker and scheduler in 10 s (2 cores), and
+    web answering ends the restore's downtime. Read by Restore.start_and_wait and Restore.plan."""
+    order = list(reversed(programs))
+    return [stage for stage in ([name for name in order if name == "web"],
+                                [name for name in order if name != "web"]) if stage]
+
+
 class Refused(BackupError):
     """The backup failed verification; nothing running was touched."""
 
@@ -426,9 +436,10 @@ class Restore:
             if info["statename"] in ("RUNNING", "STARTING", "BACKOFF"):
                 self.rpc.supervisor.stopProcess(name, True)
 
-    def start_app(self, programs):
-        # No per-program wait (startsecs each): wait_healthy checks them all together afterwards.
-        for name in reversed(programs):
+    def start_app(self, order):
+        """Start ORDER's programs in that order. No per-program wait (startsecs each): wait_healthy
+        checks them all together afterwards."""
+        for name in order:
             if self.rpc.supervisor.getProcessInfo(name)["statename"] not in ("RUNNING", "STARTING"):
                 self.rpc.supervisor.startProcess(name, False)
 
@@ -445,19 +456,15 @@ class Restore:
             time.sleep(0.5)
 
     def start_and_wait(self, programs):
-        """Web first, alone, until it answers; then the others, until all are healthy. Started together
-        on a small server they share its cores while they import the app: web alone answered in 4-5 s,
-        beside worker and scheduler in 10 s (2 cores), and web answering ends the restore's downtime."""
-        rest = [name for name in programs if name != "web"]
-        if "web" in programs:
-            self.start_app(["web"])
-            self.step("start", "web")
-            # Not the supervisor probe yet: it wants every program RUNNING.
-            self.wait_healthy(("postgres", "redis", "web"))
-            self.step("health", "web answers")
-        if rest:
-            self.start_app(rest)
-            self.step("start", ", ".join(reversed(rest)))
+        """PROGRAMS (in stop order) started by start_stages: web until it answers, then the others,
+        until all are healthy."""
+        for stage in start_stages(programs):
+            self.start_app(stage)
+            self.step("start", ", ".join(stage))
+            if stage == ["web"]:
+                # Not the supervisor probe yet: it wants every program RUNNING.
+                self.wait_healthy(("postgres", "redis", "web"))
+                self.step("health", "web answers")
         self.wait_healthy()
         self.step("health", "ok")
 
@@ -660,9 +667,11 @@ class Restore:
         """What a real run would do, in order, for check mode."""
         names = self.app_programs()
         programs = ", ".join(names) or "no app program"
-        rest = ", ".join(reversed([name for name in names if name != "web"]))  # as start_and_wait starts them
-        start = ("start %s again and wait until healthy" % ", ".join(reversed(names)) if "web" not in names or not rest
-                 else "start web again and wait until it answers, then %s and wait until healthy" % rest)
+        stages = start_stages(names)
+        if len(stages) == 2:
+            start = "start web again and wait until it answers, then %s and wait until healthy" % ", ".join(stages[1])
+        else:
+            start = "start %s again and wait until healthy" % (", ".join(stages[0]) if stages else "no app program")
         dump = files.dump_member(manifest_)
         return (["restore %s into a scratch database beside a full read of it"
                  % (dump + "/ (directory format, parallel jobs)" if dump == files.DUMP_DIR else dump),
@@ -692,8 +701,9 @@ class Restore:
             self.step("start", "not started: a PostgreSQL upgrade holds the app (%s)" % self.upgrade_hold())
             return restored
         try:
-            self.start_app(programs)
-            self.step("start", ", ".join(reversed(programs)))
+            order = list(reversed(programs))
+            self.start_app(order)
+            self.step("start", ", ".join(order))
         except Exception as exc:
             self.step("start", "failed: %s" % exc)
         return restored
