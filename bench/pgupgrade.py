@@ -19,14 +19,10 @@ from __future__ import annotations
 import re
 import shutil
 import sys
-import threading
-import time
-
 import docker
 
 from backup import generate, psql  # noqa: E402  (bench/backup.py)
-from restart import probe_loop  # noqa: E402  (bench/restart.py: every 100 ms, 2 s timeout)
-from upgrade import BASE, deploy as deploy_as  # noqa: E402  (bench/upgrade.py)
+from upgrade import BASE, deploy as deploy_as, under_probe  # noqa: E402  (bench/upgrade.py)
 
 NAME, DATA, PORT = "glitchtip-aio-pgu-bench", "/tmp/glitchtip-aio-pgu-bench", 18720
 OLD, NEW = BASE + "5.2-bookworm", BASE + "5.2"
@@ -65,17 +61,7 @@ def main():
         if built.returncode != 0:
             raise SystemExit("building the image on %s failed:\n%s" % (NEW, built.stdout[-3000:]))
 
-        probes = {"probes": 0, "failed": 0, "longest_gap": 0.0}
-        stop = threading.Event()
-        thread = threading.Thread(target=probe_loop, args=("http://127.0.0.1:%d/_health/" % PORT, stop, probes))
-        thread.start()
-        time.sleep(1.0)
-        try:
-            seconds, result = deploy(NEW)
-            time.sleep(1.0)
-        finally:
-            stop.set()
-            thread.join()
+        seconds, result, probes = under_probe("5.2", run=lambda: deploy(NEW), port=PORT)
         if result.returncode != 0:
             raise SystemExit("the upgrade deploy failed:\n%s" % result.stdout[-4000:])
         container = client.containers.get(NAME)

@@ -61,14 +61,16 @@ def build_image(version):
     return deploy(version, playbook="playbooks/build.yml")
 
 
-def under_probe(version):
+def under_probe(version, run=None, port=PORT):
+    """deploy(version), or RUN() (bench/pgupgrade.py's own deploy), while PORT's /_health/ is probed:
+    (seconds, result, probe figures)."""
     results = {"probes": 0, "failed": 0, "longest_gap": 0.0}
     stop = threading.Event()
-    thread = threading.Thread(target=probe_loop, args=("http://127.0.0.1:%d/_health/" % PORT, stop, results))
+    thread = threading.Thread(target=probe_loop, args=("http://127.0.0.1:%d/_health/" % port, stop, results))
     thread.start()
     time.sleep(1.0)
     try:
-        seconds, result = deploy(version)
+        seconds, result = run() if run else deploy(version)
         time.sleep(1.0)
     finally:
         stop.set()
