@@ -48,6 +48,19 @@ def check_then_real(name, args, *flags):
     return check, run_module(name, args, *flags)
 
 
+def predicted_then_real(name, args, state, *flags):
+    """The module in check mode, which must succeed and leave STATE() as it was, then for real, which
+    must succeed and change exactly when the check said it would; (state before, check, real results)."""
+    before = state()
+    code, check = run_module(name, args, "--check", *flags)
+    assert code == 0, check
+    assert state() == before
+    code, real = run_module(name, args, *flags)
+    assert code == 0, real
+    assert real["changed"] is check["changed"]
+    return before, check, real
+
+
 @pytest.fixture(scope="module")
 def backups_dir(settings):
     return os.path.join(settings["glitchtip_data_dir"], "backups")
@@ -102,17 +115,11 @@ def test_backup_check_predicts_the_backup_and_what_retention_deletes(client, con
         with open(os.path.join(backups_dir, old, "manifest.json"), "w", encoding="utf-8") as handle:
             handle.write("{}")
         args = {"container": settings["glitchtip_container_name"], "keep_days": 1}
-        before = machine_state(client, container, settings, backups_dir)
-        check = run_module("backup", args, "--check")
-        assert check[0] == 0, check[1]
-        assert check[1]["changed"] is True and check[1]["dry_run"] is True
-        assert check[1]["would_delete"] == [old]
-        assert machine_state(client, container, settings, backups_dir) == before
-
-        code, real = run_module("backup", args)
-        assert code == 0, real
-        assert real["changed"] is check[1]["changed"]
-        assert real["deleted"] == check[1]["would_delete"]
+        before, check, real = predicted_then_real(
+            "backup", args, lambda: machine_state(client, container, settings, backups_dir))
+        assert check["changed"] is True and check["dry_run"] is True
+        assert check["would_delete"] == [old]
+        assert real["deleted"] == check["would_delete"]
         after = backup_listing(backups_dir)
         assert set(after) == set(before["backups"]) - {old} | {real["name"]}
     finally:
@@ -122,17 +129,11 @@ def test_backup_check_predicts_the_backup_and_what_retention_deletes(client, con
 def test_restart_check_predicts_what_is_restarted_and_what_is_refused(client, container, settings, backups_dir):
     wait_healthy(container)
     args = {"container": settings["glitchtip_container_name"], "deadline": 60}
-    before = machine_state(client, container, settings, backups_dir)
-    check = run_module("restart", args, "--check")
-    assert check[0] == 0, check[1]
-    assert check[1]["changed"] is True and check[1]["would_restart"] == ["web", "worker"], check[1]
-    assert check[1]["restarted"] == []
-    assert machine_state(client, container, settings, backups_dir) == before
-
-    code, real = run_module("restart", args)
-    assert code == 0, real
-    assert real["changed"] is check[1]["changed"]
-    assert real["restarted"] == check[1]["would_restart"]
+    before, check, real = predicted_then_real(
+        "restart", args, lambda: machine_state(client, container, settings, backups_dir))
+    assert check["changed"] is True and check["would_restart"] == ["web", "worker"], check
+    assert check["restarted"] == []
+    assert real["restarted"] == check["would_restart"]
     after = programs(container)
     assert after["worker"] != before["programs"]["worker"]
     assert not set(after["web workers"]) & set(before["programs"]["web workers"])
@@ -160,20 +161,14 @@ def test_restore_check_predicts_the_swap_and_a_refusal(client, container, settin
     name = fresh_backup(container)
     generate_data(container, "after-backup-%s" % uuid.uuid4().hex[:6])  # the restore has something to undo
     args = {"container": settings["glitchtip_container_name"], "backup": name}
-    before = machine_state(client, container, settings, backups_dir)
-    check = run_module("restore", args, "--check")
-    assert check[0] == 0, check[1]
-    assert check[1]["changed"] is True and check[1]["dry_run"] is True
-    assert check[1]["backup"].endswith("/" + name)
-    assert any(step.startswith("swap the scratch database in") for step in check[1]["would"]), check[1]["would"]
-    assert machine_state(client, container, settings, backups_dir) == before
-
-    code, real = run_module("restore", args)
-    assert code == 0, real
-    assert real["changed"] is check[1]["changed"]
+    before, check, real = predicted_then_real(
+        "restore", args, lambda: machine_state(client, container, settings, backups_dir))
+    assert check["changed"] is True and check["dry_run"] is True
+    assert check["backup"].endswith("/" + name)
+    assert any(step.startswith("swap the scratch database in") for step in check["would"]), check["would"]
     done = [step["step"] for step in real["steps"]]
     assert "swap" in done
-    assert ("uploads" in done) == ("replace the uploads" in check[1]["would"])
+    assert ("uploads" in done) == ("replace the uploads" in check["would"])
     assert psql(container, "SELECT oid FROM pg_database WHERE datname = 'glitchtip'") != before["database oid"]
     assert table_checksums(container) != before["tables"]  # the rows written after the backup are gone
     wait_healthy(container)
@@ -201,20 +196,14 @@ def test_user_check_predicts_the_change_and_its_diff(client, container, settings
     args = {"container": settings["glitchtip_container_name"], "email": email, "password": password,
             "superuser": True, "organizations": [{"slug": slug, "role": "admin"}]}
     for change, expected_row in ((args, "true|true|true"), (dict(args, active=False), "true|true|false")):
-        before = machine_state(client, container, settings, backups_dir)
-        check = run_module("user", change, "--check", "--diff")
-        assert check[0] == 0, check[1]
-        assert check[1]["changed"] is True and check[1]["diff"]["before"] != check[1]["diff"]["after"]
-        assert machine_state(client, container, settings, backups_dir) == before
-
-        code, real = run_module("user", change, "--diff")
-        assert code == 0, real
-        assert real["changed"] is check[1]["changed"]
+        _before, check, real = predicted_then_real(
+            "user", change, lambda: machine_state(client, container, settings, backups_dir), "--diff")
+        assert check["changed"] is True and check["diff"]["before"] != check["diff"]["after"]
         # A new user's id is the database's to give: the check run cannot know it (None), all else it predicts.
         assert dict(real["diff"], after=dict(real["diff"]["after"], id=None)) == \
-            dict(check[1]["diff"], after=dict(check[1]["diff"]["after"], id=None))
+            dict(check["diff"], after=dict(check["diff"]["after"], id=None))
         assert user_row(container, email) == expected_row
-        assert password not in json.dumps(check[1]) + json.dumps(real)
+        assert password not in json.dumps(check) + json.dumps(real)
 
         # Run again: nothing left to change, predicted and real.
         check, real = check_then_real("user", change, "--diff")
@@ -237,17 +226,10 @@ def test_data_tree_check_predicts_the_paths_and_their_diff(settings):
         return sorted((os.path.relpath(d, root), oct(os.stat(d).st_mode & 0o7777)) for d, _dirs, _files in os.walk(root))
 
     try:
-        before = tree()
-        check = run_module("data_tree", args, "--check", "--diff")
-        assert check[0] == 0, check[1]
-        assert check[1]["changed"] is True
-        assert check[1]["changed_paths"] == [os.path.join(root, "new", "deep"), os.path.join(root, "wrong-mode")]
-        assert tree() == before
-
-        code, real = run_module("data_tree", args, "--diff")
-        assert code == 0, real
-        assert real["changed"] is check[1]["changed"]
-        assert real["changed_paths"] == check[1]["changed_paths"] and real["diff"] == check[1]["diff"]
+        _before, check, real = predicted_then_real("data_tree", args, tree, "--diff")
+        assert check["changed"] is True
+        assert check["changed_paths"] == [os.path.join(root, "new", "deep"), os.path.join(root, "wrong-mode")]
+        assert real["changed_paths"] == check["changed_paths"] and real["diff"] == check["diff"]
         assert ("wrong-mode", "0o700") in tree() and ("new/deep", "0o750") in tree()
 
         check, real = check_then_real("data_tree", args, "--diff")
