@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
+
+import pytest
 
 from aio_testlib import CONVERGE, PROJECT_DIR, recap, run_playbook, wait_healthy
 
@@ -39,8 +42,10 @@ def community_collections():
 
 
 def test_the_lowest_claimed_ansible_core_deploys_checks_and_backs_up(container, settings):
-    wait_healthy(container)
     bin_dir, claimed = lowest_bin()
+    if os.path.realpath(bin_dir) == os.path.realpath(os.path.dirname(shutil.which("ansible-playbook"))):
+        pytest.skip("the claimed floor %s is the pinned ansible-core: this whole scenario runs it" % claimed)
+    wait_healthy(container)
     version = subprocess.run([os.path.join(bin_dir, "ansible-playbook"), "--version"], capture_output=True,
                              text=True, check=True).stdout.splitlines()[0]
     assert version.endswith("[core %s]" % claimed), version
