@@ -50,7 +50,7 @@ def test_a_restore_without_a_running_postgresql_is_refused_before_anything(resto
         raise backup.BackupError("%s: psql exited with 2: connection to server on socket failed" % step)
 
     monkeypatch.setattr(backup, "psql", no_server)
-    monkeypatch.setattr(backup, "verify_files", lambda d: pytest.fail("verified although nothing can be restored"))
+    monkeypatch.setattr(backup, "verify_files", lambda d, m: pytest.fail("verified although nothing can be restored"))
     with pytest.raises(backup.BackupError, match="^postgres: PostgreSQL does not answer, so nothing can be restored "
                                                  r"\(psql exited with 2: connection to server on socket failed\); nothing was changed"):
         restore_.run("latest")

@@ -192,15 +192,14 @@ def read_backup_fully(directory, manifest_, check_utf8=True):
     read_dump_fully(os.path.join(directory, files.dump_member(manifest_)), check_utf8)
 
 
-def verify_files(directory):
-    """Manifest, every checksum and a full read of the uploads archive (all but the dump's full read)."""
-    manifest_ = files.read_manifest(directory)
+def verify_files(directory, manifest_):
+    """MANIFEST_ (DIRECTORY's, read by the caller), every checksum and a full read of the uploads
+    archive (all but the dump's full read)."""
     problems = files.check_manifest_files(directory, manifest_)
     if problems:
         raise BackupError("verify: %s" % "; ".join(problems))
     if "uploads.tar.gz" in manifest_["files"]:
         read_archive_fully(os.path.join(directory, "uploads.tar.gz"))
-    return manifest_
 
 
 def verified_detail(manifest_):
@@ -208,25 +207,23 @@ def verified_detail(manifest_):
     return "manifest, %d checksums and a full read of every archive ok" % len(manifest_["files"])
 
 
-def verify(directory, check_utf8=True):
+def verify(directory, manifest_, check_utf8=True):
     """verify_files plus a full read of the dump (its compressed streams, then pg_restore's read);
-    BackupError says what is wrong.
+    BackupError says what is wrong. MANIFEST_ is DIRECTORY's, read once by the caller.
 
     The checksums and the full read run side by side (hashing and pg_restore each keep a core
     busy). At restore time the UTF-8 pass is skipped: matching checksums prove the files are the
     bytes the backup verified when it wrote them.
     """
-    listed = files.read_manifest(directory)
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        dump = os.path.join(directory, files.dump_member(listed))
-        full_read = pool.submit(read_backup_fully, directory, listed, check_utf8) if os.path.exists(dump) else None
+        dump = os.path.join(directory, files.dump_member(manifest_))
+        full_read = pool.submit(read_backup_fully, directory, manifest_, check_utf8) if os.path.exists(dump) else None
         try:
-            manifest_ = verify_files(directory)
+            verify_files(directory, manifest_)
         finally:
             read_error = full_read.exception() if full_read else None
     if read_error is not None:
         raise read_error
-    return manifest_
 
 
 def redis_snapshot(settings, environ, path):
@@ -301,7 +298,8 @@ def run_backup(settings, environ, keep_count=None, keep_days=None, include_redis
             json.dump(manifest_, handle, indent=2, sort_keys=True)
             handle.flush()
             os.fsync(handle.fileno())
-        verify(partial)
+        # What is on disk is verified, the manifest as read back too.
+        verify(partial, files.read_manifest(partial))
         files.fsync_path(partial)
         os.rename(partial, final)
         files.fsync_path(root)
@@ -545,19 +543,19 @@ class Restore:
         report = {"job": "restore", "steps": self.steps, "dry_run": dry_run}
         directory = files.resolve(root, which)
         report["backup"] = directory
-        listed = files.read_manifest(directory)
-        check_restorable(listed, _client_major())
+        manifest_ = files.read_manifest(directory)  # read once; every check below is of this manifest
+        check_restorable(manifest_, _client_major())
         # database/ (directory format, restored by parallel jobs), or an older backup's database.dump.
-        dump = os.path.join(directory, files.dump_member(listed))
+        dump = os.path.join(directory, files.dump_member(manifest_))
         if dry_run:
-            manifest_ = verify(directory, check_utf8=False)
+            verify(directory, manifest_, check_utf8=False)
             self.step("verify", verified_detail(manifest_))
             report.update(ok=True, manifest=manifest_, would=self.plan(manifest_, keep_rollback),
                           reason="%s verified (%s); nothing was changed"
                           % (os.path.basename(directory), verified_detail(manifest_)))
             return report
         self.require_postgres()
-        manifest_ = verify_files(directory)
+        verify_files(directory, manifest_)
         self.step("verify", "manifest and %d checksums ok" % len(manifest_["files"]))
         programs = self.app_programs()
         swapped = False
