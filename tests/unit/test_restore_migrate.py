@@ -65,7 +65,6 @@ def restore(tmp_path, monkeypatch):
         monkeypatch.setattr(backup.time, "sleep", lambda seconds: None)
         return backup.Restore(settings, {}, rpc=Rpc(Supervisor(exit_status, calls)))
     yield make
-    backup.use_connection(aio_settings.effective(BAKED, {}), {})
 
 
 def test_without_a_hold_there_is_nothing_to_migrate(restore):
@@ -114,13 +113,14 @@ def fake_restore_steps(monkeypatch, calls):
     monkeypatch.setattr(backup.files, "resolve", lambda root, which: root + "/glitchtip-20261127T023000Z")
     monkeypatch.setattr(backup.files, "read_manifest", lambda directory: {"files": {"database.dump": {}}})
     monkeypatch.setattr(backup, "_client_major", lambda: 17)
-    monkeypatch.setattr(backup, "server_version", lambda: "17.6")
+    monkeypatch.setattr(backup.Postgres, "server_version", lambda self: "17.6")
     monkeypatch.setattr(backup, "verify_files", lambda directory, manifest_: None)
     monkeypatch.setattr(backup, "read_dump_fully", lambda dump, check_utf8=True: None)
-    monkeypatch.setattr(backup, "psql", lambda sql, database="postgres", step="sql": calls.append(("psql", step)))
+    monkeypatch.setattr(backup.Postgres, "psql", lambda self, sql, database="postgres", step="sql": calls.append(
+        ("psql", step)))
 
     class Restoring:
-        def __init__(self, database, dump):
+        def __init__(self, postgres, database, dump):
             pass
 
         def finish(self):

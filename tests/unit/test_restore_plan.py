@@ -43,13 +43,12 @@ def backups(tmp_path, monkeypatch):
     (root / "glitchtip-20261127T023000Z").mkdir(parents=True)
     verified = []
     monkeypatch.setattr(backup, "verify", lambda directory, manifest_, check_utf8=True: verified.append(directory))
-    # Check mode must not reach PostgreSQL at all.
-    monkeypatch.setattr(backup, "psql", lambda *a, **k: pytest.fail("check mode ran psql"))
+    # Check mode must not reach PostgreSQL at all: every client's connection starts with its environment.
+    monkeypatch.setattr(backup.Postgres, "environment", lambda self: pytest.fail("check mode ran a PostgreSQL client"))
     settings = aio_settings.effective(BAKED, {})
     settings["paths"]["backups"] = str(root)
     list_in_manifest(settings, ["database.dump", "roles.sql", "uploads.tar.gz"])
     yield settings, verified
-    backup.use_connection(aio_settings.effective(BAKED, {}), {})
 
 
 @pytest.mark.parametrize("keep_rollback, last", [(False, "drop the replaced database"),

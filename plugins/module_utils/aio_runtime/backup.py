@@ -29,33 +29,6 @@ APP_PROGRAMS = ("scheduler", "worker", "web")  # stopped in this order, started 
 TEST_FAIL_ENV = "AIO_TEST_ONLY_FAIL_RESTORE_AT"
 
 
-# How the PostgreSQL clients of this process connect. One ``aio backup``/``aio restore`` is one
-# process and one database server, so it is chosen once, by use_connection(), at the start.
-_CONNECTION = {"env": None}  # libpq environment of an external server; None: the embedded one
-
-
-def use_connection(settings, environ):
-    """Embedded: root as the postgres role over the socket. External: the app role over TCP
-    with its password and sslmode (it needs CREATEDB to restore; roles are the provider's)."""
-    env = None
-    if aio_settings.service_external(settings, "postgres"):
-        env = aio_settings.libpq_environment(settings, environ)
-        env.pop("PGDATABASE")  # every client names its database
-    _CONNECTION["env"] = env
-
-
-def _external():
-    return _CONNECTION["env"] is not None
-
-
-def _postgres_env():
-    if _external():
-        return dict(_CONNECTION["env"])
-    # root logs in as the postgres role over the socket (peer auth, pg_ident map): no password exists.
-    return {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/root", "PGHOST": pgtools.SOCKET_DIR,
-            "PGUSER": "postgres"}
-
-
 def _installed(lookup, *args):
     """A pgtools lookup; an image without the PostgreSQL client fails the backup or restore, naming what is missing."""
     try:
@@ -98,35 +71,69 @@ def check_restorable(manifest_, client):
                           % (written_by, client, _extra_client_hint(int(written_by))))
 
 
-def _run_postgres(argv, step, stdin=None, stdout=None, input_text=None, timeout=None):
-    """A PostgreSQL client as the postgres role; BackupError naming the step on failure."""
-    proc = subprocess.run(argv, stdin=stdin, stdout=stdout if stdout is not None else subprocess.PIPE,
-                          stderr=subprocess.PIPE, input=input_text.encode() if input_text is not None else None,
-                          env=_postgres_env(), timeout=timeout, check=False)
-    if proc.returncode != 0:
-        raise BackupError("%s: %s exited with %d: %s" % (
-            step, os.path.basename(argv[0]), proc.returncode, proc.stderr.decode("utf-8", "replace").strip()[-500:]))
-    return proc
+class Postgres:
+    """How one backup's or restore's PostgreSQL clients connect, and the clients that need it.
+    Each run makes its own (for_settings) and passes it on, so two runs in one process never
+    reach each other's server."""
 
+    def __init__(self, env=None):
+        self.env = env  # libpq environment of an external server; None: the embedded one
 
-def psql(sql, database="postgres", step="sql"):
-    return _run_postgres([_tool("psql"), "-XAtq", "-v", "ON_ERROR_STOP=1", "-d", database, "-f", "-"],
-                         step, input_text=sql).stdout.decode().strip()
+    @classmethod
+    def for_settings(cls, settings, environ):
+        """Embedded: root as the postgres role over the socket. External: the app role over TCP
+        with its password and sslmode (it needs CREATEDB to restore; roles are the provider's)."""
+        if not aio_settings.service_external(settings, "postgres"):
+            return cls()
+        env = aio_settings.libpq_environment(settings, environ)
+        env.pop("PGDATABASE")  # every client names its database
+        return cls(env)
 
+    @property
+    def external(self):
+        return self.env is not None
 
-def server_version():
-    return psql("SHOW server_version", step="version").split()[0]
+    def environment(self):
+        """The environment a client runs in; a copy, so no client changes this connection."""
+        if self.external:
+            return dict(self.env)
+        # root logs in as the postgres role over the socket (peer auth, pg_ident map): no password exists.
+        return {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/root", "PGHOST": pgtools.SOCKET_DIR,
+                "PGUSER": "postgres"}
 
+    def run(self, argv, step, stdin=None, stdout=None, input_text=None, timeout=None):
+        """A PostgreSQL client on this connection; BackupError naming the step on failure."""
+        proc = subprocess.run(argv, stdin=stdin, stdout=stdout if stdout is not None else subprocess.PIPE,
+                              stderr=subprocess.PIPE, input=input_text.encode() if input_text is not None else None,
+                              env=self.environment(), timeout=timeout, check=False)
+        if proc.returncode != 0:
+            raise BackupError("%s: %s exited with %d: %s" % (step, os.path.basename(argv[0]), proc.returncode,
+                                                             proc.stderr.decode("utf-8", "replace").strip()[-500:]))
+        return proc
 
-def dump_database(database, path, compression, jobs):
-    """pg_dump's directory format, one job per usable core (tables are dumped side by side, each
-    compressed by its job), writes the files itself (no pipe whose exit code could be lost), then
-    each is fsynced."""
-    _run_postgres([_tool("pg_dump"), "--format=directory", "--jobs=%d" % jobs, "--compress=%s" % compression,
-                   "-d", database, "-f", path], "dump")
-    for name in os.listdir(path):
-        files.fsync_path(os.path.join(path, name))
-    files.fsync_path(path)
+    def psql(self, sql, database="postgres", step="sql"):
+        return self.run([_tool("psql"), "-XAtq", "-v", "ON_ERROR_STOP=1", "-d", database, "-f", "-"],
+                        step, input_text=sql).stdout.decode().strip()
+
+    def server_version(self):
+        return self.psql("SHOW server_version", step="version").split()[0]
+
+    def dump_database(self, database, path, compression, jobs):
+        """pg_dump's directory format, one job per usable core (tables are dumped side by side, each
+        compressed by its job), writes the files itself (no pipe whose exit code could be lost), then
+        each is fsynced."""
+        self.run([_tool("pg_dump"), "--format=directory", "--jobs=%d" % jobs, "--compress=%s" % compression,
+                  "-d", database, "-f", path], "dump")
+        for name in os.listdir(path):
+            files.fsync_path(os.path.join(path, name))
+        files.fsync_path(path)
+
+    def dump_roles(self):
+        """roles.sql's content: the embedded server's roles, without their passwords."""
+        if self.external:
+            # pg_dumpall needs a superuser; a managed server's roles are its provider's to keep.
+            return b"-- roles of the external PostgreSQL are managed by its provider; not dumped\n"
+        return self.run([_tool("pg_dumpall"), "--roles-only", "--no-role-passwords"], "roles").stdout
 
 
 def archive_uploads(source, path):
@@ -272,20 +279,15 @@ def run_backup(settings, environ, keep_count=None, keep_days=None, include_redis
             shutil.rmtree(os.path.join(root, entry), ignore_errors=True)
     try:
         os.makedirs(partial, mode=0o700)
-        use_connection(settings, environ)
-        version = server_version()
+        postgres = Postgres.for_settings(settings, environ)
+        version = postgres.server_version()
         # The dump's format is pg_dump's (the client's) choice, whatever the server's major.
         client = _client_major()
-        check_dumpable(version, client, aio_settings.service_address(settings, "postgres") if _external() else "")
+        check_dumpable(version, client, aio_settings.service_address(settings, "postgres") if postgres.external else "")
         compression = files.compression_for(client)
-        dump_database(settings["postgres"]["database"], os.path.join(partial, files.DUMP_DIR), compression,
-                      files.usable_cores())
-        if _external():
-            # pg_dumpall needs a superuser; a managed server's roles are its provider's to keep.
-            roles = b"-- roles of the external PostgreSQL are managed by its provider; not dumped\n"
-        else:
-            roles = _run_postgres([_tool("pg_dumpall"), "--roles-only", "--no-role-passwords"],
-                                  "roles").stdout
+        postgres.dump_database(settings["postgres"]["database"], os.path.join(partial, files.DUMP_DIR), compression,
+                               files.usable_cores())
+        roles = postgres.dump_roles()
         with open(os.path.join(partial, "roles.sql"), "wb") as handle:
             handle.write(roles)
         archive_uploads(settings["paths"]["uploads"], os.path.join(partial, "uploads.tar.gz"))
@@ -342,13 +344,13 @@ class RestoreInto:
     one per core, stopping on the first error; the scratch database is dropped on failure and only
     ever swapped in whole, so no single transaction is needed. An older server: pg_restore writes
     the script, less the session settings that server does not know, and psql runs it in one
-    session, stopping on the first error."""
+    session, stopping on the first error. POSTGRES is the connection the restore runs on."""
 
-    def __init__(self, database, dump):
+    def __init__(self, postgres, database, dump):
         client = _client_major()
-        unknown = pgtools.settings_unknown_to(pgtools.version_major(server_version()), client)
+        unknown = pgtools.settings_unknown_to(pgtools.version_major(postgres.server_version()), client)
         # An external server's app role owns what it restores (it cannot take other owners' names).
-        owner = ["--no-owner", "--no-privileges"] if _external() else []
+        owner = ["--no-owner", "--no-privileges"] if postgres.external else []
         self.errors = [tempfile.TemporaryFile(), tempfile.TemporaryFile()]
         self.copier = None
         if not unknown:
@@ -356,14 +358,14 @@ class RestoreInto:
             self.how = "%d jobs" % jobs
             self.procs = [subprocess.Popen([_tool("pg_restore"), "--exit-on-error", "--jobs=%d" % jobs] + owner
                                            + ["-d", database, dump], stdout=subprocess.DEVNULL,
-                                           stderr=self.errors[0], env=_postgres_env())]
+                                           stderr=self.errors[0], env=postgres.environment())]
             return
         self.how = "one session through psql, without %s, which the server's major does not know" % ", ".join(unknown)
         script = subprocess.Popen([_tool("pg_restore")] + owner + ["-f", "-", dump], stdout=subprocess.PIPE,
                                   stderr=self.errors[0])
         load = subprocess.Popen([_tool("psql"), "-Xq", "-v", "ON_ERROR_STOP=1", "-d", database, "-f", "-"],
                                 stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self.errors[1],
-                                env=_postgres_env())
+                                env=postgres.environment())
         self.procs = [script, load]
         self.copier = threading.Thread(target=self._copy, args=(script.stdout, load.stdin, unknown), daemon=True)
         self.copier.start()
@@ -419,7 +421,7 @@ class Restore:
         self.deadline = deadline_seconds
         self.database = settings["postgres"]["database"]
         self.steps = []
-        use_connection(settings, environ)
+        self.postgres = Postgres.for_settings(settings, environ)
 
     def step(self, name, detail=""):
         self.steps.append({"step": name, "detail": detail, "at": round(time.monotonic() - self.started, 2)})
@@ -470,7 +472,7 @@ class Restore:
         """Refuse up front, nothing touched, when the PostgreSQL server does not answer (a restore could
         neither fill a scratch database nor put the live one back)."""
         try:
-            server_version()
+            self.postgres.server_version()
         except (BackupError, OSError, subprocess.SubprocessError) as exc:
             raise BackupError("postgres: PostgreSQL does not answer, so nothing can be restored (%s); nothing was "
                               "changed: see aio health and aio logs postgres" % str(exc).split(": ", 1)[-1])
@@ -492,13 +494,13 @@ class Restore:
             # TEST ONLY (molecule/pgupgrade): a restore that fails half-way, its scratch database filled.
             raise BackupError("swap: failed on purpose (test only: %s=swap)" % TEST_FAIL_ENV)
         live = pgtools.quote_ident(self.database)
-        psql("ALTER DATABASE %s ALLOW_CONNECTIONS false;\n"
-             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-             "WHERE datname IN (%s, %s) AND pid <> pg_backend_pid();\n"
-             "BEGIN;\nALTER DATABASE %s RENAME TO %s;\nALTER DATABASE %s RENAME TO %s;\nCOMMIT;\n"
-             "ALTER DATABASE %s ALLOW_CONNECTIONS true;\n"
-             % (live, pgtools.quote_literal(self.database), pgtools.quote_literal(incoming), live,
-                pgtools.quote_ident(outgoing), pgtools.quote_ident(incoming), live, live), step="swap")
+        self.postgres.psql("ALTER DATABASE %s ALLOW_CONNECTIONS false;\n"
+                           "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                           "WHERE datname IN (%s, %s) AND pid <> pg_backend_pid();\n"
+                           "BEGIN;\nALTER DATABASE %s RENAME TO %s;\nALTER DATABASE %s RENAME TO %s;\nCOMMIT;\n"
+                           "ALTER DATABASE %s ALLOW_CONNECTIONS true;\n"
+                           % (live, pgtools.quote_literal(self.database), pgtools.quote_literal(incoming), live,
+                              pgtools.quote_ident(outgoing), pgtools.quote_ident(incoming), live, live), step="swap")
 
     def restore_uploads(self, directory, stamp):
         uploads = self.settings["paths"]["uploads"]
@@ -562,14 +564,14 @@ class Restore:
         uploads_rollback = None
         pool = concurrent.futures.ThreadPoolExecutor(max_workers=2)
         try:
-            psql("CREATE DATABASE %s OWNER %s ENCODING 'UTF8' TEMPLATE template0"
-                 % (pgtools.quote_ident(scratch), pgtools.quote_ident(self.settings["postgres"]["user"])),
-                 step="scratch")
+            self.postgres.psql("CREATE DATABASE %s OWNER %s ENCODING 'UTF8' TEMPLATE template0"
+                               % (pgtools.quote_ident(scratch), pgtools.quote_ident(self.settings["postgres"]["user"])),
+                               step="scratch")
             self.step("scratch", scratch)
             # The full read of the dump runs beside the scratch restore; nothing running is touched
             # (services stay up, the live database untouched) until it has passed.
             full_read = pool.submit(read_backup_fully, directory, manifest_, False)
-            restoring = RestoreInto(scratch, dump)
+            restoring = RestoreInto(self.postgres, scratch, dump)
             read_error = full_read.exception()
             if read_error:
                 restoring.kill()
@@ -593,7 +595,7 @@ class Restore:
             self.start_and_wait(programs)
         except Refused:
             pool.shutdown(wait=True)
-            psql("DROP DATABASE IF EXISTS %s" % pgtools.quote_ident(scratch), step="verify")
+            self.postgres.psql("DROP DATABASE IF EXISTS %s" % pgtools.quote_ident(scratch), step="verify")
             raise
         except (BackupError, OSError, subprocess.SubprocessError, xmlrpc.client.Fault) as exc:
             failed_step = str(exc).split(":", 1)[0] if isinstance(exc, BackupError) else "io"
@@ -608,7 +610,7 @@ class Restore:
             return report
         pool.shutdown(wait=True)
         if not keep_rollback:
-            psql("DROP DATABASE %s" % pgtools.quote_ident(rollback_db), step="cleanup")
+            self.postgres.psql("DROP DATABASE %s" % pgtools.quote_ident(rollback_db), step="cleanup")
         if uploads_rollback:
             shutil.rmtree(uploads_rollback, ignore_errors=True)
         self.step("cleanup", "kept %s" % rollback_db if keep_rollback else "dropped %s" % rollback_db)
@@ -688,7 +690,7 @@ class Restore:
             if swapped:
                 self.stop_app(programs)
                 self.swap(rollback_db, scratch)
-            psql("DROP DATABASE IF EXISTS %s" % pgtools.quote_ident(scratch), step="rollback")
+            self.postgres.psql("DROP DATABASE IF EXISTS %s" % pgtools.quote_ident(scratch), step="rollback")
             self.step("rollback", "live database and uploads as before")
             restored = True
         except Exception as exc:  # keep going: services must come back regardless
