@@ -411,6 +411,23 @@ class RestoreInto:
         return self.how
 
 
+class Attempt:
+    """One real restore: the backup it reads, the databases it names after its start, and what it has
+    changed so far (swapped, uploads_rollback), which a rollback undoes whatever step failed."""
+
+    def __init__(self, database, stamp, directory, manifest_, programs):
+        self.directory = directory
+        self.manifest = manifest_
+        # database/ (directory format, restored by parallel jobs), or an older backup's database.dump.
+        self.dump = os.path.join(directory, files.dump_member(manifest_))
+        self.stamp = stamp
+        self.scratch = "%s_restore_%s" % (database, stamp)
+        self.rollback_db = "%s_rollback_%s" % (database, stamp)
+        self.programs = programs  # the app programs stopped, in stop order
+        self.swapped = False
+        self.uploads_rollback = None
+
+
 class Restore:
     """Verify, stop the app, restore into a scratch database, swap it in by rename, check, clean up."""
 
@@ -421,6 +438,7 @@ class Restore:
         self.deadline = deadline_seconds
         self.database = settings["postgres"]["database"]
         self.steps = []
+        self.started = time.monotonic()  # what step() times from; run() starts the clock again
         self.postgres = Postgres.for_settings(settings, environ)
 
     def step(self, name, detail=""):
@@ -529,94 +547,122 @@ class Restore:
     def undo_uploads(self, rollback):
         uploads = self.settings["paths"]["uploads"]
         for entry in os.listdir(uploads):
-            if not entry.startswith((".restore-", ".rollback-")):
-                shutil.rmtree(os.path.join(uploads, entry)) if os.path.isdir(os.path.join(uploads, entry)) \
-                    else os.unlink(os.path.join(uploads, entry))
+            if entry.startswith((".restore-", ".rollback-")):
+                continue
+            path = os.path.join(uploads, entry)
+            if os.path.isdir(path):
+                shutil.rmtree(path)
+            else:
+                os.unlink(path)
         for entry in os.listdir(rollback):
             os.rename(os.path.join(rollback, entry), os.path.join(uploads, entry))
         shutil.rmtree(rollback)
 
     def run(self, which="latest", keep_rollback=False, dry_run=False):
+        """Check mode: verify and say what a real run would do (check_only). A real run: check, then
+        fill_scratch and put_in_place; finish when they succeed, failed (a rollback) when a step fails."""
         self.started = time.monotonic()
-        root = self.settings["paths"]["backups"]
         stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d%H%M%S")
-        scratch = "%s_restore_%s" % (self.database, stamp)
-        rollback_db = "%s_rollback_%s" % (self.database, stamp)
         report = {"job": "restore", "steps": self.steps, "dry_run": dry_run}
-        directory = files.resolve(root, which)
+        directory = files.resolve(self.settings["paths"]["backups"], which)
         report["backup"] = directory
         manifest_ = files.read_manifest(directory)  # read once; every check below is of this manifest
         check_restorable(manifest_, _client_major())
-        # database/ (directory format, restored by parallel jobs), or an older backup's database.dump.
-        dump = os.path.join(directory, files.dump_member(manifest_))
         if dry_run:
-            verify(directory, manifest_, check_utf8=False)
-            self.step("verify", verified_detail(manifest_))
-            report.update(ok=True, manifest=manifest_, would=self.plan(manifest_, keep_rollback),
-                          reason="%s verified (%s); nothing was changed"
-                          % (os.path.basename(directory), verified_detail(manifest_)))
-            return report
+            return self.check_only(report, directory, manifest_, keep_rollback)
+        self.check(directory, manifest_)
+        attempt = Attempt(self.database, stamp, directory, manifest_, self.app_programs())
+        pool = concurrent.futures.ThreadPoolExecutor(max_workers=2)
+        try:
+            self.fill_scratch(attempt, pool)
+            self.put_in_place(attempt)
+        except Refused:
+            pool.shutdown(wait=True)
+            self.postgres.psql("DROP DATABASE IF EXISTS %s" % pgtools.quote_ident(attempt.scratch), step="verify")
+            raise
+        except (BackupError, OSError, subprocess.SubprocessError, xmlrpc.client.Fault) as exc:
+            pool.shutdown(wait=True)
+            return self.failed(report, attempt, exc)
+        pool.shutdown(wait=True)
+        return self.finish(report, attempt, keep_rollback)
+
+    def check_only(self, report, directory, manifest_, keep_rollback):
+        """Check mode: the backup verified in full and the plan of a real run reported; nothing is touched."""
+        verify(directory, manifest_, check_utf8=False)
+        self.step("verify", verified_detail(manifest_))
+        report.update(ok=True, manifest=manifest_, would=self.plan(manifest_, keep_rollback),
+                      reason="%s verified (%s); nothing was changed"
+                      % (os.path.basename(directory), verified_detail(manifest_)))
+        return report
+
+    def check(self, directory, manifest_):
+        """Before anything is touched: the server answers and every checksum matches (the dump's full
+        read runs beside the scratch restore, in fill_scratch)."""
         self.require_postgres()
         verify_files(directory, manifest_)
         self.step("verify", "manifest and %d checksums ok" % len(manifest_["files"]))
-        programs = self.app_programs()
-        swapped = False
-        uploads_rollback = None
-        pool = concurrent.futures.ThreadPoolExecutor(max_workers=2)
-        try:
-            self.postgres.psql("CREATE DATABASE %s OWNER %s ENCODING 'UTF8' TEMPLATE template0"
-                               % (pgtools.quote_ident(scratch), pgtools.quote_ident(self.settings["postgres"]["user"])),
-                               step="scratch")
-            self.step("scratch", scratch)
-            # The full read of the dump runs beside the scratch restore; nothing running is touched
-            # (services stay up, the live database untouched) until it has passed.
-            full_read = pool.submit(read_backup_fully, directory, manifest_, False)
-            restoring = RestoreInto(self.postgres, scratch, dump)
-            read_error = full_read.exception()
-            if read_error:
-                restoring.kill()
-                raise Refused(str(read_error))
-            self.step("verify", "full read ok")
-            # The app stops (a warm worker shutdown takes seconds) while the scratch database fills;
-            # nothing it could still write matters: the live database is about to be replaced.
-            stopping = pool.submit(self.stop_app, programs)
-            restored = restoring.finish()
-            stopping.result()
-            self.step("stop", ", ".join(programs))
-            self.step("restore", "into %s (%s)" % (scratch, restored))
-            self.swap(scratch, rollback_db)
-            swapped = True
-            self.step("swap", "%s is live; the old one is kept as %s" % (self.database, rollback_db))
-            if "uploads.tar.gz" in manifest_["files"]:
-                uploads_rollback = self.restore_uploads(directory, stamp)
-                self.step("uploads", "restored")
-            if self.run_migrate():
-                self.step("migrate", "this version's migrations ran on the restored database (exit 0)")
-            self.start_and_wait(programs)
-        except Refused:
-            pool.shutdown(wait=True)
-            self.postgres.psql("DROP DATABASE IF EXISTS %s" % pgtools.quote_ident(scratch), step="verify")
-            raise
-        except (BackupError, OSError, subprocess.SubprocessError, xmlrpc.client.Fault) as exc:
-            failed_step = str(exc).split(":", 1)[0] if isinstance(exc, BackupError) else "io"
-            pool.shutdown(wait=True)
-            restored = self.rollback(swapped, scratch, rollback_db, uploads_rollback, programs)
-            healthy, services = self.services_state()
-            report.update(ok=False, failed_step=failed_step, services_healthy=healthy,
-                          reason="restore failed at %s; %s and %s: %s"
-                          % (failed_step, "the live database is as it was" if restored else
-                             "putting the live database back was INCOMPLETE (see steps)", services, exc))
-            report["seconds"] = round(time.monotonic() - self.started, 2)
-            return report
-        pool.shutdown(wait=True)
+
+    def fill_scratch(self, attempt, pool):
+        """The scratch database created and filled beside the dump's full read; the app stopped once that
+        read has passed. Refused, nothing running touched, when it does not."""
+        self.postgres.psql("CREATE DATABASE %s OWNER %s ENCODING 'UTF8' TEMPLATE template0"
+                           % (pgtools.quote_ident(attempt.scratch),
+                              pgtools.quote_ident(self.settings["postgres"]["user"])), step="scratch")
+        self.step("scratch", attempt.scratch)
+        # The full read of the dump runs beside the scratch restore; nothing running is touched
+        # (services stay up, the live database untouched) until it has passed.
+        full_read = pool.submit(read_backup_fully, attempt.directory, attempt.manifest, False)
+        restoring = RestoreInto(self.postgres, attempt.scratch, attempt.dump)
+        read_error = full_read.exception()
+        if read_error:
+            restoring.kill()
+            raise Refused(str(read_error))
+        self.step("verify", "full read ok")
+        # The app stops (a warm worker shutdown takes seconds) while the scratch database fills;
+        # nothing it could still write matters: the live database is about to be replaced.
+        stopping = pool.submit(self.stop_app, attempt.programs)
+        restored = restoring.finish()
+        stopping.result()
+        self.step("stop", ", ".join(attempt.programs))
+        self.step("restore", "into %s (%s)" % (attempt.scratch, restored))
+
+    def put_in_place(self, attempt):
+        """The filled scratch database swapped in, the uploads replaced, held migrations run and the app
+        started until healthy. ATTEMPT records each change as it is made, for failed's rollback."""
+        self.swap(attempt.scratch, attempt.rollback_db)
+        attempt.swapped = True
+        self.step("swap", "%s is live; the old one is kept as %s" % (self.database, attempt.rollback_db))
+        if "uploads.tar.gz" in attempt.manifest["files"]:
+            attempt.uploads_rollback = self.restore_uploads(attempt.directory, attempt.stamp)
+            self.step("uploads", "restored")
+        if self.run_migrate():
+            self.step("migrate", "this version's migrations ran on the restored database (exit 0)")
+        self.start_and_wait(attempt.programs)
+
+    def finish(self, report, attempt, keep_rollback):
+        """After a restore that succeeded: the replaced database dropped (or kept) and the old uploads removed."""
         if not keep_rollback:
-            self.postgres.psql("DROP DATABASE %s" % pgtools.quote_ident(rollback_db), step="cleanup")
-        if uploads_rollback:
-            shutil.rmtree(uploads_rollback, ignore_errors=True)
-        self.step("cleanup", "kept %s" % rollback_db if keep_rollback else "dropped %s" % rollback_db)
-        report.update(ok=True, reason="restored %s" % os.path.basename(directory),
-                      rollback_database=rollback_db if keep_rollback else None,
+            self.postgres.psql("DROP DATABASE %s" % pgtools.quote_ident(attempt.rollback_db), step="cleanup")
+        if attempt.uploads_rollback:
+            shutil.rmtree(attempt.uploads_rollback, ignore_errors=True)
+        self.step("cleanup", "kept %s" % attempt.rollback_db if keep_rollback else "dropped %s" % attempt.rollback_db)
+        report.update(ok=True, reason="restored %s" % os.path.basename(attempt.directory),
+                      rollback_database=attempt.rollback_db if keep_rollback else None,
                       seconds=round(time.monotonic() - self.started, 2))
+        return report
+
+    def failed(self, report, attempt, exc):
+        """EXC stopped the restore after it had begun changing things: everything rolled back, and the report
+        says at which step, whether the live database is as it was and whether the services are healthy."""
+        failed_step = str(exc).split(":", 1)[0] if isinstance(exc, BackupError) else "io"
+        restored = self.rollback(attempt.swapped, attempt.scratch, attempt.rollback_db, attempt.uploads_rollback,
+                                 attempt.programs)
+        healthy, services = self.services_state()
+        report.update(ok=False, failed_step=failed_step, services_healthy=healthy,
+                      reason="restore failed at %s; %s and %s: %s"
+                      % (failed_step, "the live database is as it was" if restored else
+                         "putting the live database back was INCOMPLETE (see steps)", services, exc))
+        report["seconds"] = round(time.monotonic() - self.started, 2)
         return report
 
     def migrate_held(self):
