@@ -16,22 +16,18 @@ BAKED = {
 }
 
 
-@pytest.fixture(autouse=True)
-def embedded_again():
-    yield
-    backup.use_connection(aio_settings.effective(BAKED, {}), {})
-
-
 def test_embedded_server_is_reached_over_the_socket_as_postgres():
-    backup.use_connection(aio_settings.effective(BAKED, {}), {})
-    env = backup._postgres_env()
+    postgres = backup.Postgres.for_settings(aio_settings.effective(BAKED, {}), {})
+    env = postgres.environment()
+    assert not postgres.external
     assert (env["PGHOST"], env["PGUSER"]) == ("/run/postgresql", "postgres") and "PGPASSWORD" not in env
 
 
 def test_external_server_is_reached_as_the_app_role_with_its_password():
     environ = {"AIO_DB_HOST": "db.example.net", "AIO_DB_SSLMODE": "require", "AIO_DB_PASSWORD": "pw"}
-    backup.use_connection(aio_settings.effective(BAKED, environ), environ)
-    env = backup._postgres_env()
+    postgres = backup.Postgres.for_settings(aio_settings.effective(BAKED, environ), environ)
+    env = postgres.environment()
+    assert postgres.external
     assert (env["PGHOST"], env["PGUSER"], env["PGPASSWORD"], env["PGSSLMODE"]) == \
         ("db.example.net", "glitchtip", "pw", "require")
     assert "PGDATABASE" not in env  # each client names its database

@@ -57,7 +57,6 @@ def client_only(tmp_path, monkeypatch):
         path.chmod(path.stat().st_mode | stat.S_IXUSR)
     monkeypatch.setattr(pgtools, "PG_LIB", str(lib))
     yield version, log
-    backup.use_connection(aio_settings.effective(BAKED, {}), {})  # the module's state as other tests expect it
 
 
 # supervisord as a restore's check mode asks it (which app programs run here).
@@ -188,9 +187,7 @@ echo %s""" % (shlex.quote(str(ran)), 3 if psql_fails else 0, shlex.quote(server_
         path.chmod(path.stat().st_mode | stat.S_IXUSR)
     (bin_dir / "pg_dump").write_text("")
     monkeypatch.setattr(pgtools, "PG_LIB", str(lib))
-    backup.use_connection(aio_settings.effective(BAKED, EXTERNAL), EXTERNAL)
-    yield ran, log
-    backup.use_connection(aio_settings.effective(BAKED, {}), {})
+    yield ran, log, backup.Postgres.for_settings(aio_settings.effective(BAKED, EXTERNAL), EXTERNAL)
 
 
 @pytest.fixture
@@ -199,8 +196,8 @@ def older_server(tmp_path, monkeypatch):
 
 
 def test_a_restore_into_an_older_server_leaves_out_what_it_does_not_know(older_server, tmp_path):
-    ran, log = older_server
-    how = backup.RestoreInto("scratch", str(tmp_path / "database.dump")).finish()
+    ran, log, postgres = older_server
+    how = backup.RestoreInto(postgres, "scratch", str(tmp_path / "database.dump")).finish()
     assert "one session through psql, without transaction_timeout" in how
     assert ran.read_text() == "SET lock_timeout = 0;\nCREATE TABLE t (a int);\n"
     [script] = [line for line in log.read_text().splitlines() if line.startswith("pg_restore")]
@@ -208,15 +205,31 @@ def test_a_restore_into_an_older_server_leaves_out_what_it_does_not_know(older_s
 
 
 def test_a_restore_into_an_older_server_names_the_statement_that_failed(tmp_path, monkeypatch):
-    for ran, _log in restore_fakes(tmp_path, monkeypatch, "16.4", psql_fails=True):
+    for ran, _log, postgres in restore_fakes(tmp_path, monkeypatch, "16.4", psql_fails=True):
         with pytest.raises(backup.BackupError, match=r"^restore: psql exited with 3"):
-            backup.RestoreInto("scratch", str(tmp_path / "database.dump")).finish()
+            backup.RestoreInto(postgres, "scratch", str(tmp_path / "database.dump")).finish()
         assert ran.exists()
 
 
 def test_a_restore_into_a_server_of_the_clients_major_runs_parallel_jobs(tmp_path, monkeypatch):
-    for ran, log in restore_fakes(tmp_path, monkeypatch, "17.2"):
-        how = backup.RestoreInto("scratch", str(tmp_path / "database.dump")).finish()
+    for ran, log, postgres in restore_fakes(tmp_path, monkeypatch, "17.2"):
+        how = backup.RestoreInto(postgres, "scratch", str(tmp_path / "database.dump")).finish()
         assert how.endswith(" jobs") and not ran.exists()
         [restore] = [line for line in log.read_text().splitlines() if line.startswith("pg_restore")]
         assert "--exit-on-error --jobs=" in restore and restore.endswith("-d scratch %s" % (tmp_path / "database.dump"))
+
+
+def test_an_external_restore_leaves_what_an_embedded_one_reaches_alone(client_only, tmp_path):
+    """Each Restore holds its own connection: one made later for an external server moves no other."""
+    _, log = client_only
+    embedded = backup.Restore(aio_settings.effective(BAKED, {}), {}, rpc=RPC)
+    external = backup.Restore(external_settings(tmp_path), EXTERNAL, rpc=RPC)
+    for restore in (embedded, external, embedded):
+        restore.require_postgres()
+    assert [call[:2] for call in calls(log, "psql")] == [
+        ["/run/postgresql", "postgres"], ["db.example.net", "glitchtip"], ["/run/postgresql", "postgres"]]
+    dump = str(tmp_path / "database.dump")
+    for restore in (external, embedded):
+        backup.RestoreInto(restore.postgres, "scratch", dump).finish()
+    # Only the external server's app role restores without the dump's owners.
+    assert ["--no-owner" in call for call in calls(log, "pg_restore")] == [True, False]

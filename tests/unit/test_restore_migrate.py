@@ -65,7 +65,6 @@ def restore(tmp_path, monkeypatch):
         monkeypatch.setattr(backup.time, "sleep", lambda seconds: None)
         return backup.Restore(settings, {}, rpc=Rpc(Supervisor(exit_status, calls)))
     yield make
-    backup.use_connection(aio_settings.effective(BAKED, {}), {})
 
 
 def test_without_a_hold_there_is_nothing_to_migrate(restore):
@@ -112,15 +111,16 @@ def test_a_migrate_still_running_at_the_deadline_is_stopped(restore, monkeypatch
 def fake_restore_steps(monkeypatch, calls):
     """Restore.run's database and file work faked: each step is recorded in CALLS in the order it ran."""
     monkeypatch.setattr(backup.files, "resolve", lambda root, which: root + "/glitchtip-20261127T023000Z")
-    monkeypatch.setattr(backup.files, "read_manifest", lambda directory: {})
+    monkeypatch.setattr(backup.files, "read_manifest", lambda directory: {"files": {"database.dump": {}}})
     monkeypatch.setattr(backup, "_client_major", lambda: 17)
-    monkeypatch.setattr(backup, "server_version", lambda: "17.6")
-    monkeypatch.setattr(backup, "verify_files", lambda directory: {"files": {"database.dump": {}}})
+    monkeypatch.setattr(backup.Postgres, "server_version", lambda self: "17.6")
+    monkeypatch.setattr(backup, "verify_files", lambda directory, manifest_: None)
     monkeypatch.setattr(backup, "read_dump_fully", lambda dump, check_utf8=True: None)
-    monkeypatch.setattr(backup, "psql", lambda sql, database="postgres", step="sql": calls.append(("psql", step)))
+    monkeypatch.setattr(backup.Postgres, "psql", lambda self, sql, database="postgres", step="sql": calls.append(
+        ("psql", step)))
 
     class Restoring:
-        def __init__(self, database, dump):
+        def __init__(self, postgres, database, dump):
             pass
 
         def finish(self):
@@ -160,7 +160,7 @@ def test_a_failed_migrate_rolls_the_restore_back_and_leaves_the_held_app_stopped
 
 
 def test_check_mode_says_the_migrations_run_on_the_restored_database_only_under_a_hold(restore, monkeypatch):
-    monkeypatch.setattr(backup, "verify", lambda directory, check_utf8=True: {"files": {"database.dump": {}}})
+    monkeypatch.setattr(backup, "verify", lambda directory, manifest_, check_utf8=True: None)
     for hold in (True, False):
         plan = restore(hold=hold).plan({"files": {"database.dump": {}}}, keep_rollback=False)
         assert ("run this version's migrations on the restored database (migrate, held until now by the PostgreSQL "

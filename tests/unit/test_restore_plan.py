@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from test_backup_connection import BAKED
@@ -28,20 +30,25 @@ class ReadOnlyRpc:
         self.supervisor = ReadOnlySupervisor(names)
 
 
+def list_in_manifest(settings, names):
+    """The backup's manifest lists NAMES (their checksums are never read: verify is faked)."""
+    path = "%s/glitchtip-20261127T023000Z/manifest.json" % settings["paths"]["backups"]
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump({"files": {name: {} for name in names}}, handle)
+
+
 @pytest.fixture
 def backups(tmp_path, monkeypatch):
     root = tmp_path / "backups"
     (root / "glitchtip-20261127T023000Z").mkdir(parents=True)
-    (root / "glitchtip-20261127T023000Z" / "manifest.json").write_text("{}", encoding="utf-8")  # verify is faked
     verified = []
-    monkeypatch.setattr(backup, "verify", lambda directory, check_utf8=True: verified.append(directory) or {
-        "files": {"database.dump": {}, "roles.sql": {}, "uploads.tar.gz": {}}})
-    # Check mode must not reach PostgreSQL at all.
-    monkeypatch.setattr(backup, "psql", lambda *a, **k: pytest.fail("check mode ran psql"))
+    monkeypatch.setattr(backup, "verify", lambda directory, manifest_, check_utf8=True: verified.append(directory))
+    # Check mode must not reach PostgreSQL at all: every client's connection starts with its environment.
+    monkeypatch.setattr(backup.Postgres, "environment", lambda self: pytest.fail("check mode ran a PostgreSQL client"))
     settings = aio_settings.effective(BAKED, {})
     settings["paths"]["backups"] = str(root)
+    list_in_manifest(settings, ["database.dump", "roles.sql", "uploads.tar.gz"])
     yield settings, verified
-    backup.use_connection(aio_settings.effective(BAKED, {}), {})
 
 
 @pytest.mark.parametrize("keep_rollback, last", [(False, "drop the replaced database"),
@@ -64,18 +71,17 @@ def test_check_mode_says_what_was_verified_and_what_would_happen(backups, keep_r
         last]
 
 
-def test_check_mode_of_a_backup_without_uploads_leaves_them_out(backups, monkeypatch):
+def test_check_mode_of_a_backup_without_uploads_leaves_them_out(backups):
     settings, _verified = backups
-    monkeypatch.setattr(backup, "verify", lambda directory, check_utf8=True: {"files": {"database.dump": {}}})
+    list_in_manifest(settings, ["database.dump"])
     report = backup.Restore(settings, {}, rpc=ReadOnlyRpc(["web"])).run("latest", dry_run=True)
     assert "replace the uploads" not in report["would"]
     assert "stop web once that read has passed" in report["would"]
 
 
-def test_check_mode_of_a_directory_format_backup_names_it(backups, monkeypatch):
+def test_check_mode_of_a_directory_format_backup_names_it(backups):
     settings, _verified = backups
-    monkeypatch.setattr(backup, "verify", lambda directory, check_utf8=True: {
-        "files": {"database/toc.dat": {}, "database/3001.dat.zst": {}, "roles.sql": {}}})
+    list_in_manifest(settings, ["database/toc.dat", "database/3001.dat.zst", "roles.sql"])
     report = backup.Restore(settings, {}, rpc=ReadOnlyRpc(["web", "worker"])).run("latest", dry_run=True)
     assert report["would"][0] == ("restore database/ (directory format, parallel jobs) into a scratch database "
                                   "beside a full read of it")

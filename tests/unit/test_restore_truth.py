@@ -40,7 +40,6 @@ def restore(tmp_path, monkeypatch):
     (tmp_path / "backups" / "glitchtip-20261127T023000Z" / "manifest.json").write_text("{}", encoding="utf-8")
     monkeypatch.setattr(backup, "_client_major", lambda: 17)
     yield backup.Restore(settings, {}, rpc=Rpc()), tmp_path
-    backup.use_connection(aio_settings.effective(BAKED, {}), {})
 
 
 def test_a_restore_without_a_running_postgresql_is_refused_before_anything(restore, monkeypatch):
@@ -49,8 +48,8 @@ def test_a_restore_without_a_running_postgresql_is_refused_before_anything(resto
     def no_server(sql, database="postgres", step="sql"):
         raise backup.BackupError("%s: psql exited with 2: connection to server on socket failed" % step)
 
-    monkeypatch.setattr(backup, "psql", no_server)
-    monkeypatch.setattr(backup, "verify_files", lambda d: pytest.fail("verified although nothing can be restored"))
+    monkeypatch.setattr(restore_.postgres, "psql", no_server)
+    monkeypatch.setattr(backup, "verify_files", lambda d, m: pytest.fail("verified although nothing can be restored"))
     with pytest.raises(backup.BackupError, match="^postgres: PostgreSQL does not answer, so nothing can be restored "
                                                  r"\(psql exited with 2: connection to server on socket failed\); nothing was changed"):
         restore_.run("latest")
@@ -69,7 +68,7 @@ def test_after_a_rollback_services_are_called_healthy_only_when_seen_healthy(res
 def test_the_rollback_of_a_postgresql_upgrades_restore_leaves_the_app_stopped(restore, monkeypatch):
     restore_, tmp = restore
     restore_.started = 0.0
-    monkeypatch.setattr(backup, "psql", lambda *a, **k: "")
+    monkeypatch.setattr(restore_.postgres, "psql", lambda *a, **k: "")
     (tmp / "postgres" / "aio-upgrade.json").write_text("{}", encoding="utf-8")
     assert restore_.rollback(False, "scratch", "rollback", None, ["web", "worker"]) is True
     assert restore_.rpc.supervisor.started == []

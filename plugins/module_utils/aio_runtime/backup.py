@@ -29,33 +29,6 @@ APP_PROGRAMS = ("scheduler", "worker", "web")  # stopped in this order, started 
 TEST_FAIL_ENV = "AIO_TEST_ONLY_FAIL_RESTORE_AT"
 
 
-# How the PostgreSQL clients of this process connect. One ``aio backup``/``aio restore`` is one
-# process and one database server, so it is chosen once, by use_connection(), at the start.
-_CONNECTION = {"env": None}  # libpq environment of an external server; None: the embedded one
-
-
-def use_connection(settings, environ):
-    """Embedded: root as the postgres role over the socket. External: the app role over TCP
-    with its password and sslmode (it needs CREATEDB to restore; roles are the provider's)."""
-    env = None
-    if aio_settings.service_external(settings, "postgres"):
-        env = aio_settings.libpq_environment(settings, environ)
-        env.pop("PGDATABASE")  # every client names its database
-    _CONNECTION["env"] = env
-
-
-def _external():
-    return _CONNECTION["env"] is not None
-
-
-def _postgres_env():
-    if _external():
-        return dict(_CONNECTION["env"])
-    # root logs in as the postgres role over the socket (peer auth, pg_ident map): no password exists.
-    return {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/root", "PGHOST": pgtools.SOCKET_DIR,
-            "PGUSER": "postgres"}
-
-
 def _installed(lookup, *args):
     """A pgtools lookup; an image without the PostgreSQL client fails the backup or restore, naming what is missing."""
     try:
@@ -98,35 +71,69 @@ def check_restorable(manifest_, client):
                           % (written_by, client, _extra_client_hint(int(written_by))))
 
 
-def _run_postgres(argv, step, stdin=None, stdout=None, input_text=None, timeout=None):
-    """A PostgreSQL client as the postgres role; BackupError naming the step on failure."""
-    proc = subprocess.run(argv, stdin=stdin, stdout=stdout if stdout is not None else subprocess.PIPE,
-                          stderr=subprocess.PIPE, input=input_text.encode() if input_text is not None else None,
-                          env=_postgres_env(), timeout=timeout, check=False)
-    if proc.returncode != 0:
-        raise BackupError("%s: %s exited with %d: %s" % (
-            step, os.path.basename(argv[0]), proc.returncode, proc.stderr.decode("utf-8", "replace").strip()[-500:]))
-    return proc
+class Postgres:
+    """How one backup's or restore's PostgreSQL clients connect, and the clients that need it.
+    Each run makes its own (for_settings) and passes it on, so two runs in one process never
+    reach each other's server."""
 
+    def __init__(self, env=None):
+        self.env = env  # libpq environment of an external server; None: the embedded one
 
-def psql(sql, database="postgres", step="sql"):
-    return _run_postgres([_tool("psql"), "-XAtq", "-v", "ON_ERROR_STOP=1", "-d", database, "-f", "-"],
-                         step, input_text=sql).stdout.decode().strip()
+    @classmethod
+    def for_settings(cls, settings, environ):
+        """Embedded: root as the postgres role over the socket. External: the app role over TCP
+        with its password and sslmode (it needs CREATEDB to restore; roles are the provider's)."""
+        if not aio_settings.service_external(settings, "postgres"):
+            return cls()
+        env = aio_settings.libpq_environment(settings, environ)
+        env.pop("PGDATABASE")  # every client names its database
+        return cls(env)
 
+    @property
+    def external(self):
+        return self.env is not None
 
-def server_version():
-    return psql("SHOW server_version", step="version").split()[0]
+    def environment(self):
+        """The environment a client runs in; a copy, so no client changes this connection."""
+        if self.external:
+            return dict(self.env)
+        # root logs in as the postgres role over the socket (peer auth, pg_ident map): no password exists.
+        return {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/root", "PGHOST": pgtools.SOCKET_DIR,
+                "PGUSER": "postgres"}
 
+    def run(self, argv, step, stdin=None, stdout=None, input_text=None, timeout=None):
+        """A PostgreSQL client on this connection; BackupError naming the step on failure."""
+        proc = subprocess.run(argv, stdin=stdin, stdout=stdout if stdout is not None else subprocess.PIPE,
+                              stderr=subprocess.PIPE, input=input_text.encode() if input_text is not None else None,
+                              env=self.environment(), timeout=timeout, check=False)
+        if proc.returncode != 0:
+            raise BackupError("%s: %s exited with %d: %s" % (step, os.path.basename(argv[0]), proc.returncode,
+                                                             proc.stderr.decode("utf-8", "replace").strip()[-500:]))
+        return proc
 
-def dump_database(database, path, compression, jobs):
-    """pg_dump's directory format, one job per usable core (tables are dumped side by side, each
-    compressed by its job), writes the files itself (no pipe whose exit code could be lost), then
-    each is fsynced."""
-    _run_postgres([_tool("pg_dump"), "--format=directory", "--jobs=%d" % jobs, "--compress=%s" % compression,
-                   "-d", database, "-f", path], "dump")
-    for name in os.listdir(path):
-        files.fsync_path(os.path.join(path, name))
-    files.fsync_path(path)
+    def psql(self, sql, database="postgres", step="sql"):
+        return self.run([_tool("psql"), "-XAtq", "-v", "ON_ERROR_STOP=1", "-d", database, "-f", "-"],
+                        step, input_text=sql).stdout.decode().strip()
+
+    def server_version(self):
+        return self.psql("SHOW server_version", step="version").split()[0]
+
+    def dump_database(self, database, path, compression, jobs):
+        """pg_dump's directory format, one job per usable core (tables are dumped side by side, each
+        compressed by its job), writes the files itself (no pipe whose exit code could be lost), then
+        each is fsynced."""
+        self.run([_tool("pg_dump"), "--format=directory", "--jobs=%d" % jobs, "--compress=%s" % compression,
+                  "-d", database, "-f", path], "dump")
+        for name in os.listdir(path):
+            files.fsync_path(os.path.join(path, name))
+        files.fsync_path(path)
+
+    def dump_roles(self):
+        """roles.sql's content: the embedded server's roles, without their passwords."""
+        if self.external:
+            # pg_dumpall needs a superuser; a managed server's roles are its provider's to keep.
+            return b"-- roles of the external PostgreSQL are managed by its provider; not dumped\n"
+        return self.run([_tool("pg_dumpall"), "--roles-only", "--no-role-passwords"], "roles").stdout
 
 
 def archive_uploads(source, path):
@@ -192,15 +199,14 @@ def read_backup_fully(directory, manifest_, check_utf8=True):
     read_dump_fully(os.path.join(directory, files.dump_member(manifest_)), check_utf8)
 
 
-def verify_files(directory):
-    """Manifest, every checksum and a full read of the uploads archive (all but the dump's full read)."""
-    manifest_ = files.read_manifest(directory)
+def verify_files(directory, manifest_):
+    """MANIFEST_ (DIRECTORY's, read by the caller), every checksum and a full read of the uploads
+    archive (all but the dump's full read)."""
     problems = files.check_manifest_files(directory, manifest_)
     if problems:
         raise BackupError("verify: %s" % "; ".join(problems))
     if "uploads.tar.gz" in manifest_["files"]:
         read_archive_fully(os.path.join(directory, "uploads.tar.gz"))
-    return manifest_
 
 
 def verified_detail(manifest_):
@@ -208,25 +214,23 @@ def verified_detail(manifest_):
     return "manifest, %d checksums and a full read of every archive ok" % len(manifest_["files"])
 
 
-def verify(directory, check_utf8=True):
+def verify(directory, manifest_, check_utf8=True):
     """verify_files plus a full read of the dump (its compressed streams, then pg_restore's read);
-    BackupError says what is wrong.
+    BackupError says what is wrong. MANIFEST_ is DIRECTORY's, read once by the caller.
 
     The checksums and the full read run side by side (hashing and pg_restore each keep a core
     busy). At restore time the UTF-8 pass is skipped: matching checksums prove the files are the
     bytes the backup verified when it wrote them.
     """
-    listed = files.read_manifest(directory)
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        dump = os.path.join(directory, files.dump_member(listed))
-        full_read = pool.submit(read_backup_fully, directory, listed, check_utf8) if os.path.exists(dump) else None
+        dump = os.path.join(directory, files.dump_member(manifest_))
+        full_read = pool.submit(read_backup_fully, directory, manifest_, check_utf8) if os.path.exists(dump) else None
         try:
-            manifest_ = verify_files(directory)
+            verify_files(directory, manifest_)
         finally:
             read_error = full_read.exception() if full_read else None
     if read_error is not None:
         raise read_error
-    return manifest_
 
 
 def redis_snapshot(settings, environ, path):
@@ -275,20 +279,15 @@ def run_backup(settings, environ, keep_count=None, keep_days=None, include_redis
             shutil.rmtree(os.path.join(root, entry), ignore_errors=True)
     try:
         os.makedirs(partial, mode=0o700)
-        use_connection(settings, environ)
-        version = server_version()
+        postgres = Postgres.for_settings(settings, environ)
+        version = postgres.server_version()
         # The dump's format is pg_dump's (the client's) choice, whatever the server's major.
         client = _client_major()
-        check_dumpable(version, client, aio_settings.service_address(settings, "postgres") if _external() else "")
+        check_dumpable(version, client, aio_settings.service_address(settings, "postgres") if postgres.external else "")
         compression = files.compression_for(client)
-        dump_database(settings["postgres"]["database"], os.path.join(partial, files.DUMP_DIR), compression,
-                      files.usable_cores())
-        if _external():
-            # pg_dumpall needs a superuser; a managed server's roles are its provider's to keep.
-            roles = b"-- roles of the external PostgreSQL are managed by its provider; not dumped\n"
-        else:
-            roles = _run_postgres([_tool("pg_dumpall"), "--roles-only", "--no-role-passwords"],
-                                  "roles").stdout
+        postgres.dump_database(settings["postgres"]["database"], os.path.join(partial, files.DUMP_DIR), compression,
+                               files.usable_cores())
+        roles = postgres.dump_roles()
         with open(os.path.join(partial, "roles.sql"), "wb") as handle:
             handle.write(roles)
         archive_uploads(settings["paths"]["uploads"], os.path.join(partial, "uploads.tar.gz"))
@@ -301,7 +300,8 @@ def run_backup(settings, environ, keep_count=None, keep_days=None, include_redis
             json.dump(manifest_, handle, indent=2, sort_keys=True)
             handle.flush()
             os.fsync(handle.fileno())
-        verify(partial)
+        # What is on disk is verified, the manifest as read back too.
+        verify(partial, files.read_manifest(partial))
         files.fsync_path(partial)
         os.rename(partial, final)
         files.fsync_path(root)
@@ -344,13 +344,13 @@ class RestoreInto:
     one per core, stopping on the first error; the scratch database is dropped on failure and only
     ever swapped in whole, so no single transaction is needed. An older server: pg_restore writes
     the script, less the session settings that server does not know, and psql runs it in one
-    session, stopping on the first error."""
+    session, stopping on the first error. POSTGRES is the connection the restore runs on."""
 
-    def __init__(self, database, dump):
+    def __init__(self, postgres, database, dump):
         client = _client_major()
-        unknown = pgtools.settings_unknown_to(pgtools.version_major(server_version()), client)
+        unknown = pgtools.settings_unknown_to(pgtools.version_major(postgres.server_version()), client)
         # An external server's app role owns what it restores (it cannot take other owners' names).
-        owner = ["--no-owner", "--no-privileges"] if _external() else []
+        owner = ["--no-owner", "--no-privileges"] if postgres.external else []
         self.errors = [tempfile.TemporaryFile(), tempfile.TemporaryFile()]
         self.copier = None
         if not unknown:
@@ -358,14 +358,14 @@ class RestoreInto:
             self.how = "%d jobs" % jobs
             self.procs = [subprocess.Popen([_tool("pg_restore"), "--exit-on-error", "--jobs=%d" % jobs] + owner
                                            + ["-d", database, dump], stdout=subprocess.DEVNULL,
-                                           stderr=self.errors[0], env=_postgres_env())]
+                                           stderr=self.errors[0], env=postgres.environment())]
             return
         self.how = "one session through psql, without %s, which the server's major does not know" % ", ".join(unknown)
         script = subprocess.Popen([_tool("pg_restore")] + owner + ["-f", "-", dump], stdout=subprocess.PIPE,
                                   stderr=self.errors[0])
         load = subprocess.Popen([_tool("psql"), "-Xq", "-v", "ON_ERROR_STOP=1", "-d", database, "-f", "-"],
                                 stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self.errors[1],
-                                env=_postgres_env())
+                                env=postgres.environment())
         self.procs = [script, load]
         self.copier = threading.Thread(target=self._copy, args=(script.stdout, load.stdin, unknown), daemon=True)
         self.copier.start()
@@ -411,6 +411,23 @@ class RestoreInto:
         return self.how
 
 
+class Attempt:
+    """One real restore: the backup it reads, the databases it names after its start, and what it has
+    changed so far (swapped, uploads_rollback), which a rollback undoes whatever step failed."""
+
+    def __init__(self, database, stamp, directory, manifest_, programs):
+        self.directory = directory
+        self.manifest = manifest_
+        # database/ (directory format, restored by parallel jobs), or an older backup's database.dump.
+        self.dump = os.path.join(directory, files.dump_member(manifest_))
+        self.stamp = stamp
+        self.scratch = "%s_restore_%s" % (database, stamp)
+        self.rollback_db = "%s_rollback_%s" % (database, stamp)
+        self.programs = programs  # the app programs stopped, in stop order
+        self.swapped = False
+        self.uploads_rollback = None
+
+
 class Restore:
     """Verify, stop the app, restore into a scratch database, swap it in by rename, check, clean up."""
 
@@ -421,7 +438,8 @@ class Restore:
         self.deadline = deadline_seconds
         self.database = settings["postgres"]["database"]
         self.steps = []
-        use_connection(settings, environ)
+        self.started = time.monotonic()  # what step() times from; run() starts the clock again
+        self.postgres = Postgres.for_settings(settings, environ)
 
     def step(self, name, detail=""):
         self.steps.append({"step": name, "detail": detail, "at": round(time.monotonic() - self.started, 2)})
@@ -472,7 +490,7 @@ class Restore:
         """Refuse up front, nothing touched, when the PostgreSQL server does not answer (a restore could
         neither fill a scratch database nor put the live one back)."""
         try:
-            server_version()
+            self.postgres.server_version()
         except (BackupError, OSError, subprocess.SubprocessError) as exc:
             raise BackupError("postgres: PostgreSQL does not answer, so nothing can be restored (%s); nothing was "
                               "changed: see aio health and aio logs postgres" % str(exc).split(": ", 1)[-1])
@@ -494,13 +512,13 @@ class Restore:
             # TEST ONLY (molecule/pgupgrade): a restore that fails half-way, its scratch database filled.
             raise BackupError("swap: failed on purpose (test only: %s=swap)" % TEST_FAIL_ENV)
         live = pgtools.quote_ident(self.database)
-        psql("ALTER DATABASE %s ALLOW_CONNECTIONS false;\n"
-             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-             "WHERE datname IN (%s, %s) AND pid <> pg_backend_pid();\n"
-             "BEGIN;\nALTER DATABASE %s RENAME TO %s;\nALTER DATABASE %s RENAME TO %s;\nCOMMIT;\n"
-             "ALTER DATABASE %s ALLOW_CONNECTIONS true;\n"
-             % (live, pgtools.quote_literal(self.database), pgtools.quote_literal(incoming), live,
-                pgtools.quote_ident(outgoing), pgtools.quote_ident(incoming), live, live), step="swap")
+        self.postgres.psql("ALTER DATABASE %s ALLOW_CONNECTIONS false;\n"
+                           "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                           "WHERE datname IN (%s, %s) AND pid <> pg_backend_pid();\n"
+                           "BEGIN;\nALTER DATABASE %s RENAME TO %s;\nALTER DATABASE %s RENAME TO %s;\nCOMMIT;\n"
+                           "ALTER DATABASE %s ALLOW_CONNECTIONS true;\n"
+                           % (live, pgtools.quote_literal(self.database), pgtools.quote_literal(incoming), live,
+                              pgtools.quote_ident(outgoing), pgtools.quote_ident(incoming), live, live), step="swap")
 
     def restore_uploads(self, directory, stamp):
         uploads = self.settings["paths"]["uploads"]
@@ -529,94 +547,122 @@ class Restore:
     def undo_uploads(self, rollback):
         uploads = self.settings["paths"]["uploads"]
         for entry in os.listdir(uploads):
-            if not entry.startswith((".restore-", ".rollback-")):
-                shutil.rmtree(os.path.join(uploads, entry)) if os.path.isdir(os.path.join(uploads, entry)) \
-                    else os.unlink(os.path.join(uploads, entry))
+            if entry.startswith((".restore-", ".rollback-")):
+                continue
+            path = os.path.join(uploads, entry)
+            if os.path.isdir(path):
+                shutil.rmtree(path)
+            else:
+                os.unlink(path)
         for entry in os.listdir(rollback):
             os.rename(os.path.join(rollback, entry), os.path.join(uploads, entry))
         shutil.rmtree(rollback)
 
     def run(self, which="latest", keep_rollback=False, dry_run=False):
+        """Check mode: verify and say what a real run would do (check_only). A real run: check, then
+        fill_scratch and put_in_place; finish when they succeed, failed (a rollback) when a step fails."""
         self.started = time.monotonic()
-        root = self.settings["paths"]["backups"]
         stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d%H%M%S")
-        scratch = "%s_restore_%s" % (self.database, stamp)
-        rollback_db = "%s_rollback_%s" % (self.database, stamp)
         report = {"job": "restore", "steps": self.steps, "dry_run": dry_run}
-        directory = files.resolve(root, which)
+        directory = files.resolve(self.settings["paths"]["backups"], which)
         report["backup"] = directory
-        listed = files.read_manifest(directory)
-        check_restorable(listed, _client_major())
-        # database/ (directory format, restored by parallel jobs), or an older backup's database.dump.
-        dump = os.path.join(directory, files.dump_member(listed))
+        manifest_ = files.read_manifest(directory)  # read once; every check below is of this manifest
+        check_restorable(manifest_, _client_major())
         if dry_run:
-            manifest_ = verify(directory, check_utf8=False)
-            self.step("verify", verified_detail(manifest_))
-            report.update(ok=True, manifest=manifest_, would=self.plan(manifest_, keep_rollback),
-                          reason="%s verified (%s); nothing was changed"
-                          % (os.path.basename(directory), verified_detail(manifest_)))
-            return report
-        self.require_postgres()
-        manifest_ = verify_files(directory)
-        self.step("verify", "manifest and %d checksums ok" % len(manifest_["files"]))
-        programs = self.app_programs()
-        swapped = False
-        uploads_rollback = None
+            return self.check_only(report, directory, manifest_, keep_rollback)
+        self.check(directory, manifest_)
+        attempt = Attempt(self.database, stamp, directory, manifest_, self.app_programs())
         pool = concurrent.futures.ThreadPoolExecutor(max_workers=2)
         try:
-            psql("CREATE DATABASE %s OWNER %s ENCODING 'UTF8' TEMPLATE template0"
-                 % (pgtools.quote_ident(scratch), pgtools.quote_ident(self.settings["postgres"]["user"])),
-                 step="scratch")
-            self.step("scratch", scratch)
-            # The full read of the dump runs beside the scratch restore; nothing running is touched
-            # (services stay up, the live database untouched) until it has passed.
-            full_read = pool.submit(read_backup_fully, directory, manifest_, False)
-            restoring = RestoreInto(scratch, dump)
-            read_error = full_read.exception()
-            if read_error:
-                restoring.kill()
-                raise Refused(str(read_error))
-            self.step("verify", "full read ok")
-            # The app stops (a warm worker shutdown takes seconds) while the scratch database fills;
-            # nothing it could still write matters: the live database is about to be replaced.
-            stopping = pool.submit(self.stop_app, programs)
-            restored = restoring.finish()
-            stopping.result()
-            self.step("stop", ", ".join(programs))
-            self.step("restore", "into %s (%s)" % (scratch, restored))
-            self.swap(scratch, rollback_db)
-            swapped = True
-            self.step("swap", "%s is live; the old one is kept as %s" % (self.database, rollback_db))
-            if "uploads.tar.gz" in manifest_["files"]:
-                uploads_rollback = self.restore_uploads(directory, stamp)
-                self.step("uploads", "restored")
-            if self.run_migrate():
-                self.step("migrate", "this version's migrations ran on the restored database (exit 0)")
-            self.start_and_wait(programs)
+            self.fill_scratch(attempt, pool)
+            self.put_in_place(attempt)
         except Refused:
             pool.shutdown(wait=True)
-            psql("DROP DATABASE IF EXISTS %s" % pgtools.quote_ident(scratch), step="verify")
+            self.postgres.psql("DROP DATABASE IF EXISTS %s" % pgtools.quote_ident(attempt.scratch), step="verify")
             raise
         except (BackupError, OSError, subprocess.SubprocessError, xmlrpc.client.Fault) as exc:
-            failed_step = str(exc).split(":", 1)[0] if isinstance(exc, BackupError) else "io"
             pool.shutdown(wait=True)
-            restored = self.rollback(swapped, scratch, rollback_db, uploads_rollback, programs)
-            healthy, services = self.services_state()
-            report.update(ok=False, failed_step=failed_step, services_healthy=healthy,
-                          reason="restore failed at %s; %s and %s: %s"
-                          % (failed_step, "the live database is as it was" if restored else
-                             "putting the live database back was INCOMPLETE (see steps)", services, exc))
-            report["seconds"] = round(time.monotonic() - self.started, 2)
-            return report
+            return self.failed(report, attempt, exc)
         pool.shutdown(wait=True)
+        return self.finish(report, attempt, keep_rollback)
+
+    def check_only(self, report, directory, manifest_, keep_rollback):
+        """Check mode: the backup verified in full and the plan of a real run reported; nothing is touched."""
+        verify(directory, manifest_, check_utf8=False)
+        self.step("verify", verified_detail(manifest_))
+        report.update(ok=True, manifest=manifest_, would=self.plan(manifest_, keep_rollback),
+                      reason="%s verified (%s); nothing was changed"
+                      % (os.path.basename(directory), verified_detail(manifest_)))
+        return report
+
+    def check(self, directory, manifest_):
+        """Before anything is touched: the server answers and every checksum matches (the dump's full
+        read runs beside the scratch restore, in fill_scratch)."""
+        self.require_postgres()
+        verify_files(directory, manifest_)
+        self.step("verify", "manifest and %d checksums ok" % len(manifest_["files"]))
+
+    def fill_scratch(self, attempt, pool):
+        """The scratch database created and filled beside the dump's full read; the app stopped once that
+        read has passed. Refused, nothing running touched, when it does not."""
+        self.postgres.psql("CREATE DATABASE %s OWNER %s ENCODING 'UTF8' TEMPLATE template0"
+                           % (pgtools.quote_ident(attempt.scratch),
+                              pgtools.quote_ident(self.settings["postgres"]["user"])), step="scratch")
+        self.step("scratch", attempt.scratch)
+        # The full read of the dump runs beside the scratch restore; nothing running is touched
+        # (services stay up, the live database untouched) until it has passed.
+        full_read = pool.submit(read_backup_fully, attempt.directory, attempt.manifest, False)
+        restoring = RestoreInto(self.postgres, attempt.scratch, attempt.dump)
+        read_error = full_read.exception()
+        if read_error:
+            restoring.kill()
+            raise Refused(str(read_error))
+        self.step("verify", "full read ok")
+        # The app stops (a warm worker shutdown takes seconds) while the scratch database fills;
+        # nothing it could still write matters: the live database is about to be replaced.
+        stopping = pool.submit(self.stop_app, attempt.programs)
+        restored = restoring.finish()
+        stopping.result()
+        self.step("stop", ", ".join(attempt.programs))
+        self.step("restore", "into %s (%s)" % (attempt.scratch, restored))
+
+    def put_in_place(self, attempt):
+        """The filled scratch database swapped in, the uploads replaced, held migrations run and the app
+        started until healthy. ATTEMPT records each change as it is made, for failed's rollback."""
+        self.swap(attempt.scratch, attempt.rollback_db)
+        attempt.swapped = True
+        self.step("swap", "%s is live; the old one is kept as %s" % (self.database, attempt.rollback_db))
+        if "uploads.tar.gz" in attempt.manifest["files"]:
+            attempt.uploads_rollback = self.restore_uploads(attempt.directory, attempt.stamp)
+            self.step("uploads", "restored")
+        if self.run_migrate():
+            self.step("migrate", "this version's migrations ran on the restored database (exit 0)")
+        self.start_and_wait(attempt.programs)
+
+    def finish(self, report, attempt, keep_rollback):
+        """After a restore that succeeded: the replaced database dropped (or kept) and the old uploads removed."""
         if not keep_rollback:
-            psql("DROP DATABASE %s" % pgtools.quote_ident(rollback_db), step="cleanup")
-        if uploads_rollback:
-            shutil.rmtree(uploads_rollback, ignore_errors=True)
-        self.step("cleanup", "kept %s" % rollback_db if keep_rollback else "dropped %s" % rollback_db)
-        report.update(ok=True, reason="restored %s" % os.path.basename(directory),
-                      rollback_database=rollback_db if keep_rollback else None,
+            self.postgres.psql("DROP DATABASE %s" % pgtools.quote_ident(attempt.rollback_db), step="cleanup")
+        if attempt.uploads_rollback:
+            shutil.rmtree(attempt.uploads_rollback, ignore_errors=True)
+        self.step("cleanup", "kept %s" % attempt.rollback_db if keep_rollback else "dropped %s" % attempt.rollback_db)
+        report.update(ok=True, reason="restored %s" % os.path.basename(attempt.directory),
+                      rollback_database=attempt.rollback_db if keep_rollback else None,
                       seconds=round(time.monotonic() - self.started, 2))
+        return report
+
+    def failed(self, report, attempt, exc):
+        """EXC stopped the restore after it had begun changing things: everything rolled back, and the report
+        says at which step, whether the live database is as it was and whether the services are healthy."""
+        failed_step = str(exc).split(":", 1)[0] if isinstance(exc, BackupError) else "io"
+        restored = self.rollback(attempt.swapped, attempt.scratch, attempt.rollback_db, attempt.uploads_rollback,
+                                 attempt.programs)
+        healthy, services = self.services_state()
+        report.update(ok=False, failed_step=failed_step, services_healthy=healthy,
+                      reason="restore failed at %s; %s and %s: %s"
+                      % (failed_step, "the live database is as it was" if restored else
+                         "putting the live database back was INCOMPLETE (see steps)", services, exc))
+        report["seconds"] = round(time.monotonic() - self.started, 2)
         return report
 
     def migrate_held(self):
@@ -690,7 +736,7 @@ class Restore:
             if swapped:
                 self.stop_app(programs)
                 self.swap(rollback_db, scratch)
-            psql("DROP DATABASE IF EXISTS %s" % pgtools.quote_ident(scratch), step="rollback")
+            self.postgres.psql("DROP DATABASE IF EXISTS %s" % pgtools.quote_ident(scratch), step="rollback")
             self.step("rollback", "live database and uploads as before")
             restored = True
         except Exception as exc:  # keep going: services must come back regardless
