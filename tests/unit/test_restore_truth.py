@@ -70,11 +70,12 @@ def test_the_rollback_of_a_postgresql_upgrades_restore_leaves_the_app_stopped(re
     restore_.started = 0.0
     monkeypatch.setattr(restore_.postgres, "psql", lambda *a, **k: "")
     (tmp / "postgres" / "aio-upgrade.json").write_text("{}", encoding="utf-8")
-    assert restore_.rollback(False, "scratch", "rollback", None, ["web", "worker"]) is True
+    attempt = backup.Attempt("glitchtip", "20260101000000", str(tmp), {"files": {}}, ["web", "worker"])
+    assert restore_.rollback(attempt) is True
     assert restore_.rpc.supervisor.started == []
     assert restore_.services_state()[0] is False
     (tmp / "postgres" / "aio-upgrade.json").unlink()
-    restore_.rollback(False, "scratch", "rollback", None, ["web", "worker"])
+    restore_.rollback(attempt)
     assert restore_.rpc.supervisor.started == ["worker", "web"]
 
 

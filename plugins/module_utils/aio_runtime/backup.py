@@ -655,8 +655,7 @@ class Restore:
         """EXC stopped the restore after it had begun changing things: everything rolled back, and the report
         says at which step, whether the live database is as it was and whether the services are healthy."""
         failed_step = str(exc).split(":", 1)[0] if isinstance(exc, BackupError) else "io"
-        restored = self.rollback(attempt.swapped, attempt.scratch, attempt.rollback_db, attempt.uploads_rollback,
-                                 attempt.programs)
+        restored = self.rollback(attempt)
         healthy, services = self.services_state()
         report.update(ok=False, failed_step=failed_step, services_healthy=healthy,
                       reason="restore failed at %s; %s and %s: %s"
@@ -728,15 +727,16 @@ class Restore:
                     "PostgreSQL upgrade)"] if self.migrate_held() else [])
                 + [start, "keep the replaced database" if keep_rollback else "drop the replaced database"])
 
-    def rollback(self, swapped, scratch, rollback_db, uploads_rollback, programs):
-        """Back to the state before the restore, whatever step failed; errors here are recorded, not raised."""
+    def rollback(self, attempt):
+        """Back to the state before ATTEMPT, whatever step failed (it records what was changed); errors here
+        are recorded, not raised."""
         try:
-            if uploads_rollback:
-                self.undo_uploads(uploads_rollback)
-            if swapped:
-                self.stop_app(programs)
-                self.swap(rollback_db, scratch)
-            self.postgres.psql("DROP DATABASE IF EXISTS %s" % pgtools.quote_ident(scratch), step="rollback")
+            if attempt.uploads_rollback:
+                self.undo_uploads(attempt.uploads_rollback)
+            if attempt.swapped:
+                self.stop_app(attempt.programs)
+                self.swap(attempt.rollback_db, attempt.scratch)
+            self.postgres.psql("DROP DATABASE IF EXISTS %s" % pgtools.quote_ident(attempt.scratch), step="rollback")
             self.step("rollback", "live database and uploads as before")
             restored = True
         except Exception as exc:  # keep going: services must come back regardless
@@ -747,7 +747,7 @@ class Restore:
             self.step("start", "not started: a PostgreSQL upgrade holds the app (%s)" % self.upgrade_hold())
             return restored
         try:
-            order = list(reversed(programs))
+            order = list(reversed(attempt.programs))
             self.start_app(order)
             self.step("start", ", ".join(order))
         except Exception as exc:
