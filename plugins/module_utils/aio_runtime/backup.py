@@ -471,7 +471,7 @@ class Restore:
                 bad = ["%s: %s" % (n, c["reason"]) for n, c in report["components"].items() if c["status"] != health.OK]
                 raise BackupError("health: not healthy within %ds after the restore (%s)"
                                   % (self.deadline, "; ".join(bad)))
-            time.sleep(0.5)
+            time.sleep(health.POLL_SECONDS)
 
     def start_and_wait(self, programs):
         """PROGRAMS (in stop order) started by start_stages: web until it answers, then the others,
@@ -692,7 +692,7 @@ class Restore:
                 supervisor.stopProcess("migrate", True)
                 raise BackupError("migrate: still running %ds after it started on the restored database; stopped "
                                   "(see aio logs migrate)" % self.deadline)
-            time.sleep(0.5)
+            time.sleep(health.POLL_SECONDS)
         if info["statename"] == "EXITED" and info.get("exitstatus") == 0:
             return True
         raise BackupError("migrate: the migrations on the restored database failed (%s, exit %s): %s"

@@ -20,6 +20,9 @@ _RANK = {OK: 0, UNKNOWN: 1, DEGRADED: 2, DOWN: 3}
 # Everything `aio health` can judge, in report order: the one list the CLI, the scheduled restart
 # and the health module offer (the module's DOCUMENTATION choices are pinned to it by a unit test).
 COMPONENTS = ("supervisor", "postgres", "redis", "web", "worker", "host")
+# How often a wait for health (restart, restore) probes again: each missed poll adds up to this
+# much to a restart's or restore's downtime; a probe round costs a few milliseconds.
+POLL_SECONDS = 0.25
 
 LONG_RUNNING = "service"
 ONESHOT = "oneshot"

@@ -58,7 +58,7 @@ def snapshot(report_):
     }
 
 
-def _wait(condition, deadline_seconds, interval=0.25, clock=time.monotonic, sleep=time.sleep):
+def _wait(condition, deadline_seconds, interval=health.POLL_SECONDS, clock=time.monotonic, sleep=time.sleep):
     """Poll condition() (returns (done, detail)) until done or the deadline; returns (done, detail, seconds)."""
     started = clock()
     while True:
