@@ -156,16 +156,16 @@ def test_local_lists_completed_backups_oldest_first(tmp_path):
     assert destination_local.Local(str(tmp_path)).list() == [(files.backup_name(at(day)), at(day)) for day in (1, 2, 3)]
 
 
-@pytest.mark.parametrize("keep_count, keep_days, victims", [
-    (None, None, []),
-    (2, None, [1, 2, 3]),          # beyond the newest two
-    (None, 3, [1, 2]),             # older than three days on the 5th
-    (2, 3, [1, 2]),                # both: beyond two AND older than three days
-    (1, 1, [1, 2, 3, 4]),          # never the newest
+@pytest.mark.parametrize("keep_count, keep_days, today, victims", [
+    (None, None, 5, []),
+    (2, None, 5, [1, 2, 3]),          # beyond the newest two
+    (None, 3, 5, [1]),                # older than three days (the 2nd is exactly three)
+    (3, 2, 5, [1, 2]),                # both: beyond three AND older than two days
+    (None, 1, 30, [1, 2, 3, 4]),      # never the newest, however old
 ])
-def test_local_retention(keep_count, keep_days, victims):
+def test_local_retention(keep_count, keep_days, today, victims):
     backups = [(files.backup_name(at(day)), at(day)) for day in (1, 2, 3, 4, 5)]
-    assert destination_local.retention_victims(backups, at(5), keep_count, keep_days) == \
+    assert destination_local.retention_victims(backups, at(today), keep_count, keep_days) == \
         [files.backup_name(at(day)) for day in victims]
 
 
