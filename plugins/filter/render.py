@@ -1,15 +1,16 @@
 # -*- coding: utf-8 -*-
 # Copyright: glitchtip-aio contributors
 # MIT License (see LICENSE)
-"""Filters the image templates use to escape values for supervisord and Dockerfile syntax; health rows and the
-components a deploy waits for."""
+"""Filters the image templates use to escape values for supervisord and Dockerfile syntax; health rows, the
+components a deploy waits for and the backup destinations' container environment."""
 
 from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.glitchtip.aio.plugins.module_utils import render
-from ansible_collections.glitchtip.aio.plugins.module_utils.aio_runtime import health, settings as aio_settings
+from ansible_collections.glitchtip.aio.plugins.module_utils.aio_runtime import destinations, health
+from ansible_collections.glitchtip.aio.plugins.module_utils.aio_runtime import settings as aio_settings
 
 
 def _wrap(function):
@@ -37,6 +38,14 @@ def health_wait_components(roles, after_start=False):
     return health.deploy_wait_components(list(roles or []), bool(after_start))
 
 
+def backup_destination_environment(config):
+    """glitchtip_backup_destinations as the container environment the runtime reads (aio_runtime/destinations.py)."""
+    try:
+        return destinations.environment(config or {})
+    except destinations.BackupError as exc:
+        raise AnsibleFilterError("glitchtip_backup_destinations: %s" % str(exc).split(": ", 1)[-1]) from exc
+
+
 class FilterModule:
     def filters(self):
         filters = {name: _wrap(getattr(render, name)) for name in (
@@ -44,4 +53,5 @@ class FilterModule:
             "container_environment", "registry_host")}
         filters["health_row"] = health_row
         filters["health_wait_components"] = health_wait_components
+        filters["backup_destination_environment"] = backup_destination_environment
         return filters

@@ -112,6 +112,14 @@ would_delete:
   returned: check mode
   type: list
   elements: str
+destinations:
+  description:
+    - The further destinations of C(glitchtip_backup_destinations), by kind, each sent the backup once it was kept
+      locally - C(ok), C(reason), C(deleted) (its own retention) or C(failed_step); in check mode what each would do.
+    - A failed copy does not fail the task (the local backup is kept); RV(reason) names it.
+  returned: success, when further destinations are configured
+  type: dict
+  sample: {restic: {ok: false, failed_step: upload, reason: "upload: the repository is unreachable"}}
 """
 
 from ansible.module_utils.basic import AnsibleModule

@@ -110,7 +110,7 @@ def test_a_migrate_still_running_at_the_deadline_is_stopped(restore, monkeypatch
 
 def fake_restore_steps(monkeypatch, calls):
     """Restore.run's database and file work faked: each step is recorded in CALLS in the order it ran."""
-    monkeypatch.setattr(backup.files, "resolve", lambda root, which: root + "/glitchtip-20261127T023000Z")
+    monkeypatch.setattr(backup.destination_local, "resolve", lambda root, which: root + "/glitchtip-20261127T023000Z")
     monkeypatch.setattr(backup.files, "read_manifest", lambda directory: {"files": {"database.dump": {}}})
     monkeypatch.setattr(backup, "_client_major", lambda: 17)
     monkeypatch.setattr(backup.Postgres, "server_version", lambda self: "17.6")

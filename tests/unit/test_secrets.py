@@ -264,6 +264,30 @@ def test_the_container_role_splits_its_environment_with_the_runtime_list(tmp_pat
             assert form not in public_text, "%s reaches the shown environment" % name
 
 
+@pytest.mark.slow
+def test_backup_destinations_reach_the_container_by_the_runtimes_naming_rule(tmp_path):
+    """A further destination's settings need no line of the container role: each becomes
+    AIO_BACKUP_TO_<KIND>_<SETTING>, as text, and one named like a secret is split off as one."""
+    from test_templates import ANSIBLE_PLAYBOOK, PlaybookRun
+
+    if not ANSIBLE_PLAYBOOK:
+        pytest.skip("ansible-playbook not found")
+    out = str(tmp_path / "split.json")
+    run = PlaybookRun(tmp_path / "run", SPLIT_PLAYBOOK.format(repo=REPO_ROOT, out=out), {
+        "glitchtip_secrets": {"secret_key": "k" * 40, "db_password": "d" * 20, "redis_password": "r" * 20},
+        "glitchtip_backup_destinations": {"fake": {"repository": "sftp:backup@host:/srv/repo", "verify": True,
+                                                   "password": "destination-password-1"}},
+    })
+    rc, log = run.result()
+    assert rc == 0, log
+    with open(out, encoding="utf-8") as handle:
+        split = json.load(handle)
+    shown = {name: value for name, value in split["public"].items() if "_DESTINATION" in name or "_TO_" in name}
+    assert shown == {"AIO_BACKUP_DESTINATIONS": "fake", "AIO_BACKUP_TO_FAKE_REPOSITORY": "sftp:backup@host:/srv/repo",
+                     "AIO_BACKUP_TO_FAKE_VERIFY": "true"}
+    assert split["secret"]["AIO_BACKUP_TO_FAKE_PASSWORD"] == "destination-password-1"
+
+
 ENVIRONMENT_PLAYBOOK = SPLIT_PLAYBOOK.replace(
     "content: \"{{{{ {{'public': _glitchtip_environment | glitchtip.aio.public_environment,\n"
     "                        'secret': _glitchtip_environment | glitchtip.aio.secret_environment,\n"

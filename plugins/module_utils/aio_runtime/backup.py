@@ -20,8 +20,8 @@ import threading
 import time
 import xmlrpc.client
 
-from . import backup_files as files, entrypoint, health, logtail, pgtools, probes, settings as aio_settings
-from . import start_reasons, supervisor_rpc
+from . import backup_files as files, destination_local, destinations, entrypoint, health, logtail, pgtools, probes
+from . import settings as aio_settings, start_reasons, supervisor_rpc
 from .backup_files import BackupError
 
 APP_PROGRAMS = ("scheduler", "worker", "web")  # stopped in this order, started in reverse (start_stages)
@@ -247,14 +247,8 @@ def redis_snapshot(settings, environ, path):
     files.fsync_path(path)
 
 
-def run_backup(settings, environ, keep_count=None, keep_days=None, include_redis=False, dry_run=False,
-               root=None, now=None):
-    root = root or settings["paths"]["backups"]
-    now = now or datetime.datetime.now(datetime.timezone.utc)
-    name = files.backup_name(now)
-    final = os.path.join(root, name)
-    partial = os.path.join(root, "." + name + files.PARTIAL_SUFFIX)
-    report = {"job": "backup", "name": name, "path": final, "dry_run": dry_run}
+def refuse_redis(settings, include_redis):
+    """A Redis snapshot asked of a deployment that has none of its own: refused before anything is written."""
     if include_redis and not aio_settings.redis_enabled(settings):
         raise BackupError("redis: this deployment runs without Redis (PostgreSQL only): its queue is in the "
                           "database, which the backup holds")
@@ -262,64 +256,86 @@ def run_backup(settings, environ, keep_count=None, keep_days=None, include_redis
         # The snapshot is the embedded server's RDB file; a managed Redis keeps its own.
         raise BackupError("redis: no snapshot of an external Redis (%s); back it up with its provider"
                           % aio_settings.service_address(settings, "redis"))
+
+
+def write_backup(settings, environ, partial, now, include_redis):
+    """Every file of a backup written into PARTIAL with its manifest, then verified as it is on disk;
+    returns the manifest."""
+    postgres = Postgres.for_settings(settings, environ)
+    version = postgres.server_version()
+    # The dump's format is pg_dump's (the client's) choice, whatever the server's major.
+    client = _client_major()
+    check_dumpable(version, client, aio_settings.service_address(settings, "postgres") if postgres.external else "")
+    compression = files.compression_for(client)
+    postgres.dump_database(settings["postgres"]["database"], os.path.join(partial, files.DUMP_DIR), compression,
+                           files.usable_cores())
+    roles = postgres.dump_roles()
+    with open(os.path.join(partial, "roles.sql"), "wb") as handle:
+        handle.write(roles)
+    archive_uploads(settings["paths"]["uploads"], os.path.join(partial, "uploads.tar.gz"))
+    if include_redis:
+        redis_snapshot(settings, environ, os.path.join(partial, "redis.rdb"))
+    entries = files.backup_entries(partial)
+    versions = {"glitchtip": settings.get("version"), "postgres": version, "pg_dump": str(client)}
+    manifest_ = files.manifest(now, versions, entries, files.compression_label(compression))
+    with open(os.path.join(partial, files.MANIFEST), "w", encoding="utf-8") as handle:
+        json.dump(manifest_, handle, indent=2, sort_keys=True)
+        handle.flush()
+        os.fsync(handle.fileno())
+    # What is on disk is verified, the manifest as read back too.
+    verify(partial, files.read_manifest(partial))
+    return manifest_
+
+
+def write_locally(settings, environ, local, name, now, include_redis):
+    """Backup NAME written, verified and kept in LOCAL under its final name; its manifest."""
+    local.clear_leftovers()
+    partial = None
     try:
-        os.makedirs(root, mode=0o700, exist_ok=True)
-        existing = files.list_backups(root)
-    except OSError as exc:
-        raise BackupError("prepare: backup directory %s: %s" % (root, exc.strerror or exc)) from exc
-    if dry_run:
-        report.update(ok=True, reason="would write %s and keep it if it verifies" % final,
-                      would_delete=files.retention_victims(existing + [(name, now)], now, keep_count, keep_days))
-        return report
-    started = time.monotonic()
-    os.umask(0o077)  # backups hold every event and user: root only
-    # Leftovers of killed runs: never under a final name, removed before they pile up.
-    for entry in os.listdir(root):
-        if entry.startswith("." + files.PREFIX) and entry.endswith(files.PARTIAL_SUFFIX):
-            shutil.rmtree(os.path.join(root, entry), ignore_errors=True)
-    try:
-        os.makedirs(partial, mode=0o700)
-        postgres = Postgres.for_settings(settings, environ)
-        version = postgres.server_version()
-        # The dump's format is pg_dump's (the client's) choice, whatever the server's major.
-        client = _client_major()
-        check_dumpable(version, client, aio_settings.service_address(settings, "postgres") if postgres.external else "")
-        compression = files.compression_for(client)
-        postgres.dump_database(settings["postgres"]["database"], os.path.join(partial, files.DUMP_DIR), compression,
-                               files.usable_cores())
-        roles = postgres.dump_roles()
-        with open(os.path.join(partial, "roles.sql"), "wb") as handle:
-            handle.write(roles)
-        archive_uploads(settings["paths"]["uploads"], os.path.join(partial, "uploads.tar.gz"))
-        if include_redis:
-            redis_snapshot(settings, environ, os.path.join(partial, "redis.rdb"))
-        entries = files.backup_entries(partial)
-        versions = {"glitchtip": settings.get("version"), "postgres": version, "pg_dump": str(client)}
-        manifest_ = files.manifest(now, versions, entries, files.compression_label(compression))
-        with open(os.path.join(partial, files.MANIFEST), "w", encoding="utf-8") as handle:
-            json.dump(manifest_, handle, indent=2, sort_keys=True)
-            handle.flush()
-            os.fsync(handle.fileno())
-        # What is on disk is verified, the manifest as read back too.
-        verify(partial, files.read_manifest(partial))
-        files.fsync_path(partial)
-        os.rename(partial, final)
-        files.fsync_path(root)
+        partial = local.staging(name)
+        manifest_ = write_backup(settings, environ, partial, now, include_redis)
+        local.store(partial, manifest_)
     except BaseException as exc:
         # Nothing half-written stays behind, whatever failed (disk full, pg_dump, verification).
-        shutil.rmtree(partial, ignore_errors=True)
+        if partial:
+            local.discard(partial)
         if isinstance(exc, BackupError):
             raise
         if isinstance(exc, OSError):
             raise BackupError("write: %s" % (exc.strerror or exc)) from exc
         raise
-    deleted = []
-    for victim in files.retention_victims(files.list_backups(root), now, keep_count, keep_days):
-        shutil.rmtree(os.path.join(root, victim))
-        deleted.append(victim)
-    report.update(ok=True, reason="written and verified", seconds=round(time.monotonic() - started, 2),
-                  files=entries, deleted=deleted, versions=manifest_["versions"],
-                  size=sum(entry["size"] for entry in entries.values()))
+    return manifest_
+
+
+def run_backup(settings, environ, keep_count=None, keep_days=None, include_redis=False, dry_run=False,
+               root=None, now=None):
+    """A backup written and verified in the local destination, its retention applied, then handed to each
+    further destination (destinations.py), whose outcomes the report holds under their names: ok and
+    path say the local backup is kept even when a further copy failed."""
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    local = destination_local.Local(root or settings["paths"]["backups"], keep_count, keep_days)
+    name = files.backup_name(now)
+    report = {"job": "backup", "name": name, "path": local.path(name), "dry_run": dry_run}
+    refuse_redis(settings, include_redis)
+    further = destinations.further(environ)
+    existing = local.prepare()
+    if dry_run:
+        report.update(ok=True, reason="would write %s and keep it if it verifies" % local.path(name),
+                      would_delete=local.would_prune(existing, name, now))
+        if further:
+            report["destinations"] = {dest.name: {"would": "store it once verified"} for dest in further}
+        return report
+    started = time.monotonic()
+    os.umask(0o077)  # backups hold every event and user: root only
+    manifest_ = write_locally(settings, environ, local, name, now, include_redis)
+    deleted = local.prune(now)
+    entries = manifest_["files"]
+    report.update(ok=True, reason="written and verified", files=entries, deleted=deleted,
+                  versions=manifest_["versions"], size=sum(entry["size"] for entry in entries.values()))
+    if further:
+        report["destinations"] = destinations.send(further, local.path(name), manifest_, now)
+        report["reason"] += destinations.summary(report["destinations"])
+    report["seconds"] = round(time.monotonic() - started, 2)
     return report
 
 
@@ -564,7 +580,7 @@ class Restore:
         self.started = time.monotonic()
         stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d%H%M%S")
         report = {"job": "restore", "steps": self.steps, "dry_run": dry_run}
-        directory = files.resolve(self.settings["paths"]["backups"], which)
+        directory = destination_local.Local(self.settings["paths"]["backups"]).fetch(which)
         report["backup"] = directory
         manifest_ = files.read_manifest(directory)  # read once; every check below is of this manifest
         check_restorable(manifest_, _client_major())

@@ -1,15 +1,14 @@
 # -*- coding: utf-8 -*-
 # Copyright: glitchtip-aio contributors
 # MIT License (see LICENSE)
-"""Backup naming, manifests, checksums and retention: pure logic and file primitives.
+"""Backup naming, manifests and checksums: pure logic and file primitives.
 
 A backup is a directory ``glitchtip-YYYYmmddTHHMMSSZ`` holding ``database/`` (pg_dump's
 directory format: ``toc.dat`` and one compressed file per table, written and read by parallel
 jobs), ``roles.sql``, ``uploads.tar.gz``, optionally ``redis.rdb``, and ``manifest.json`` with
 the size and SHA-256 of each file, those under ``database/`` one by one. Backups written before
-the directory format hold ``database.dump`` (custom format) instead; they still restore. It is
-written under a hidden ``.partial`` name and renamed only when complete and verified, so a
-killed backup never leaves anything under a final name.
+the directory format hold ``database.dump`` (custom format) instead; they still restore. Where
+backups are kept (written, listed, pruned) is destinations.py's.
 """
 
 from __future__ import annotations
@@ -24,7 +23,6 @@ import subprocess
 import zlib
 
 PREFIX = "glitchtip-"
-PARTIAL_SUFFIX = ".partial"
 MANIFEST = "manifest.json"
 _NAME = re.compile(r"^glitchtip-(\d{8}T\d{6}Z)$")
 CHUNK = 1024 * 1024
@@ -215,47 +213,3 @@ def read_manifest(directory):
         raise BackupError("manifest: cannot read %s: %s" % (path, exc.strerror))
     except ValueError as exc:
         raise BackupError("manifest: %s is not valid JSON: %s" % (path, exc))
-
-
-def list_backups(root):
-    """Completed backups (final names) oldest first, as (name, time)."""
-    found = []
-    for name in os.listdir(root):
-        moment = backup_time(name)
-        if moment and os.path.isfile(os.path.join(root, name, MANIFEST)):
-            found.append((name, moment))
-    return sorted(found, key=lambda item: item[1])
-
-
-def retention_victims(backups, now, keep_count=None, keep_days=None):
-    """Names retention deletes: beyond the newest keep_count AND older than keep_days
-    (either rule alone when only one is set); never the newest backup."""
-    if not backups or (keep_count is None and keep_days is None):
-        return []
-    newest_first = sorted(backups, key=lambda item: item[1], reverse=True)
-    victims = []
-    for index, (name, moment) in enumerate(newest_first):
-        if index == 0:
-            continue
-        beyond_count = keep_count is not None and index >= keep_count
-        too_old = keep_days is not None and now - moment > datetime.timedelta(days=keep_days)
-        if keep_count is not None and keep_days is not None:
-            delete = beyond_count and too_old
-        else:
-            delete = beyond_count or too_old
-        if delete:
-            victims.append(name)
-    return sorted(victims)
-
-
-def resolve(root, which):
-    """A backup directory from a path, a name, or "latest"."""
-    if which in ("", "latest"):
-        backups = list_backups(root)
-        if not backups:
-            raise BackupError("select: no completed backup in %s" % root)
-        return os.path.join(root, backups[-1][0])
-    path = which if os.path.isabs(which) else os.path.join(root, which)
-    if not os.path.isdir(path):
-        raise BackupError("select: %s is not a backup directory" % path)
-    return path

@@ -1,0 +1,139 @@
+# -*- coding: utf-8 -*-
+# Copyright: glitchtip-aio contributors
+# MIT License (see LICENSE)
+"""Where verified backups go: the seam between writing a backup and keeping it.
+
+``aio backup`` writes and verifies every backup in the local destination (``<data_dir>/backups``,
+destination_local.py), applies its retention, then hands the verified directory to each further
+destination, in the order the deployment lists them. Each one's outcome is reported under its name:
+a failing off-host copy is said so beside the local success, never in place of it.
+
+A destination is a ``Destination``: ``name``; ``store(directory, manifest_)`` keeps a verified backup
+and returns what it did (a dict for the report); ``list()`` its backups as (name, time), oldest
+first; ``prune(now)`` applies its own retention and returns the names it deleted;
+``fetch(which, into)`` gives a local directory holding backup ``which`` (a name or "latest").
+
+Its settings travel generically. The inventory's ``glitchtip_backup_destinations`` maps a kind to its
+settings (``{restic: {repository: ..., keep_days: 30}}``); ``environment()`` (the container role's
+``glitchtip.aio.backup_destination_environment`` filter) turns that into ``AIO_BACKUP_DESTINATIONS``
+(the kinds, in order) and one ``AIO_BACKUP_TO_<KIND>_<SETTING>`` each, and ``options()`` reads them back.
+Settings named like secrets (``password``, ``key_secret``: settings.SECRET_NAME_PATTERN) are secret by
+that name, so redaction and the deploy's no_log need no list of them.
+
+Adding a destination (issue 13's off-host copies): write ``destination_<kind>.py`` next to this file
+with ``from_options(options)`` returning a ``Destination`` (refusing bad settings with BackupError
+"prepare: ..."), document its settings in that file's docstring and in the README, and test it in
+``tests/unit/test_destination_<kind>.py``. Nothing else names it: ``further()`` imports the module of
+each kind configured, and the image role copies every ``aio_runtime/*.py``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+
+from .backup_files import BackupError
+
+DESTINATIONS_ENV = "AIO_BACKUP_DESTINATIONS"  # comma list of kinds, in the order they are sent to
+OPTION_PREFIX = "AIO_BACKUP_TO_"
+LOCAL = "local"  # always first: the backup is written there; it is not listed in DESTINATIONS_ENV
+# No underscore in a kind: AIO_BACKUP_TO_<KIND>_<SETTING> must split back unambiguously.
+_KIND = re.compile(r"^[a-z][a-z0-9]*$")
+_SETTING = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+class Destination:
+    """One place backups are kept. Subclasses set ``name`` and implement the four methods."""
+
+    name = None
+
+    def store(self, directory, manifest_):
+        """Keep the verified backup DIRECTORY (MANIFEST_ is its manifest, read once); a dict for the report."""
+        raise NotImplementedError
+
+    def list(self):
+        """Backups kept here as (name, time), oldest first."""
+        raise NotImplementedError
+
+    def prune(self, now):
+        """This destination's retention applied at NOW; the names deleted."""
+        raise NotImplementedError
+
+    def fetch(self, which, into):
+        """A local directory holding backup WHICH (a name or "latest"), fetched under INTO where needed."""
+        raise NotImplementedError
+
+
+def _check_kind(kind):
+    if not _KIND.match(kind) or kind == LOCAL:
+        raise BackupError("prepare: %r is not a backup destination kind (lowercase letters and digits, not %r)"
+                          % (kind, LOCAL))
+
+
+def environment(config):
+    """The container environment of glitchtip_backup_destinations (kind → settings): {} when there are none."""
+    if not config:
+        return {}
+    env = {DESTINATIONS_ENV: ",".join(config)}
+    for kind, settings in config.items():
+        _check_kind(kind)
+        for setting, value in (settings or {}).items():
+            if not _SETTING.match(setting):
+                raise BackupError("prepare: %s: %r is not a setting name (lowercase letters, digits and _)"
+                                  % (kind, setting))
+            env["%s%s_%s" % (OPTION_PREFIX, kind.upper(), setting.upper())] = value
+    return env
+
+
+def kinds(environ):
+    """The further destinations' kinds, in order."""
+    return [kind.strip() for kind in environ.get(DESTINATIONS_ENV, "").split(",") if kind.strip()]
+
+
+def options(environ, kind):
+    """One kind's settings from the environment, by their inventory names."""
+    prefix = "%s%s_" % (OPTION_PREFIX, kind.upper())
+    return {name[len(prefix):].lower(): value for name, value in environ.items() if name.startswith(prefix)}
+
+
+def further(environ):
+    """The configured further destinations, built before anything is written: an unknown kind or bad
+    settings fail the backup at prepare, not after the dump."""
+    built = []
+    for kind in kinds(environ):
+        _check_kind(kind)
+        try:
+            module = importlib.import_module("%s.destination_%s" % (__package__, kind))
+        except ImportError as exc:
+            raise BackupError("prepare: no backup destination of kind %r in this image (%s)" % (kind, exc)) from exc
+        built.append(module.from_options(options(environ, kind)))
+    return built
+
+
+def send(destinations, directory, manifest_, now):
+    """DIRECTORY (verified, kept locally) stored in each destination and its retention applied there:
+    {name: outcome}, every outcome with ok and reason, one failure never stopping the next."""
+    outcomes = {}
+    for destination in destinations:
+        try:
+            outcome = dict(destination.store(directory, manifest_))
+            outcome.update(deleted=destination.prune(now))
+            outcome.setdefault("reason", "stored")
+            outcome["ok"] = True
+        # Any exception: the local backup is already kept, so a broken copy is reported, not raised past it.
+        except Exception as exc:
+            step = str(exc).split(":", 1)[0] if isinstance(exc, BackupError) else exc.__class__.__name__
+            outcome = {"ok": False, "failed_step": step, "reason": str(exc)}
+        outcomes[destination.name] = outcome
+    return outcomes
+
+
+def summary(outcomes):
+    """The report's words for the further destinations' outcomes ("" when there are none)."""
+    failed = sorted(name for name, outcome in outcomes.items() if not outcome["ok"])
+    if not outcomes:
+        return ""
+    if not failed:
+        return "; sent to %s" % ", ".join(outcomes)
+    return "; sending to %s FAILED (%s)" % (", ".join(failed), "; ".join(
+        "%s: %s" % (name, outcomes[name]["reason"]) for name in failed))
