@@ -46,6 +46,11 @@ def backup_destination_environment(config):
         raise AnsibleFilterError("glitchtip_backup_destinations: %s" % str(exc).split(": ", 1)[-1]) from exc
 
 
+def backup_destination_problems(config):
+    """What is wrong with glitchtip_backup_destinations, in words (aio_runtime/destinations.py problems); []: nothing."""
+    return destinations.problems(config)
+
+
 class FilterModule:
     def filters(self):
         filters = {name: _wrap(getattr(render, name)) for name in (
@@ -54,4 +59,5 @@ class FilterModule:
         filters["health_row"] = health_row
         filters["health_wait_components"] = health_wait_components
         filters["backup_destination_environment"] = backup_destination_environment
+        filters["backup_destination_problems"] = backup_destination_problems
         return filters

@@ -205,3 +205,19 @@ def test_local_fetch_resolves_latest_a_name_or_a_path(tmp_path):
     os.makedirs(tmp_path / "empty")
     with pytest.raises(files.BackupError, match=r"^select: no completed backup in"):
         destination_local.Local(str(tmp_path / "empty")).fetch("latest")
+
+
+def test_the_deploy_refuses_a_kind_no_file_provides():
+    # Today only local exists: any further kind is refused by validation, before anything changes,
+    # instead of failing every nightly backup at prepare.
+    assert destinations.available() == []
+    assert destinations.problems({}) == []
+    assert destinations.problems({"restic": {"repository": "s3:host/b"}}) == [
+        "'restic': no such destination (built in: none yet)"]
+    assert destinations.problems({"fake": {}}, kinds_here=["fake"]) == []
+    assert destinations.problems({"fake": None}, kinds_here=["fake"]) == []
+    assert destinations.problems({"fake": ["repository"]}, kinds_here=["fake"]) == [
+        "'fake': its settings must be a mapping of setting name to value"]
+    assert destinations.problems({"off_host": {"Keep": 1}}) == [
+        "'off_host' is not a backup destination kind (lowercase letters and digits, not 'local')",
+        "off_host: 'Keep' is not a setting name (lowercase letters, digits and _)"]

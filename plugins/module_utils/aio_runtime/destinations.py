@@ -30,6 +30,7 @@ each kind configured, and the image role copies every ``aio_runtime/*.py``.
 from __future__ import annotations
 
 import importlib
+import os
 import re
 
 from .backup_files import BackupError
@@ -70,17 +71,50 @@ def _check_kind(kind):
                           % (kind, LOCAL))
 
 
+def available():
+    """The kinds this collection (or image) has a destination_<kind>.py for, local aside."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    return sorted(name[len("destination_"):-len(".py")] for name in os.listdir(here)
+                  if name.startswith("destination_") and name.endswith(".py") and name != "destination_%s.py" % LOCAL)
+
+
+def problems(config, kinds_here=None):
+    """What is wrong with glitchtip_backup_destinations (kind → settings), in words; [] when nothing is.
+    The deploy's validation asks before anything changes, so a kind no file provides (KINDS_HERE, by
+    default available()) is refused there, not by every nightly backup."""
+    kinds_here = available() if kinds_here is None else kinds_here
+    found = _name_problems(config)
+    found.extend("%r: no such destination (built in: %s)" % (kind, ", ".join(kinds_here) or "none yet")
+                 for kind in (config or {}) if isinstance(kind, str) and _KIND.match(kind) and kind != LOCAL
+                 and kind not in kinds_here)
+    return found
+
+
+def _name_problems(config):
+    """The kinds and setting names that the environment's naming rule cannot carry."""
+    found = []
+    for kind, settings in (config or {}).items():
+        if not isinstance(kind, str) or not _KIND.match(kind) or kind == LOCAL:
+            found.append("%r is not a backup destination kind (lowercase letters and digits, not %r)" % (kind, LOCAL))
+        settings = {} if settings is None else settings
+        if not isinstance(settings, dict):
+            found.append("%r: its settings must be a mapping of setting name to value" % (kind,))
+            continue
+        found.extend("%s: %r is not a setting name (lowercase letters, digits and _)" % (kind, setting)
+                     for setting in settings if not isinstance(setting, str) or not _SETTING.match(setting))
+    return found
+
+
 def environment(config):
     """The container environment of glitchtip_backup_destinations (kind → settings): {} when there are none."""
     if not config:
         return {}
+    wrong = _name_problems(config)
+    if wrong:
+        raise BackupError("prepare: %s" % "; ".join(wrong))
     env = {DESTINATIONS_ENV: ",".join(config)}
     for kind, settings in config.items():
-        _check_kind(kind)
         for setting, value in (settings or {}).items():
-            if not _SETTING.match(setting):
-                raise BackupError("prepare: %s: %r is not a setting name (lowercase letters, digits and _)"
-                                  % (kind, setting))
             env["%s%s_%s" % (OPTION_PREFIX, kind.upper(), setting.upper())] = value
     return env
 
