@@ -8,7 +8,8 @@ directory format: ``toc.dat`` and one compressed file per table, written and rea
 jobs), ``roles.sql``, ``uploads.tar.gz``, optionally ``redis.rdb``, and ``manifest.json`` with
 the size and SHA-256 of each file, those under ``database/`` one by one. Backups written before
 the directory format hold ``database.dump`` (custom format) instead; they still restore. Where
-backups are kept (written, listed, pruned) is destinations.py's.
+backups are kept (written, listed, pruned, found again) is destination_local.py's, and where else
+they are sent destinations.py's.
 """
 
 from __future__ import annotations

@@ -65,10 +65,18 @@ class Destination:
         raise NotImplementedError
 
 
+def _is_kind(kind):
+    """The naming rule for a kind: lowercase letters and digits (AIO_BACKUP_TO_<KIND>_<SETTING> splits back), not local."""
+    return isinstance(kind, str) and bool(_KIND.match(kind)) and kind != LOCAL
+
+
+def _kind_problem(kind):
+    return "%r is not a backup destination kind (lowercase letters and digits, not %r)" % (kind, LOCAL)
+
+
 def _check_kind(kind):
-    if not _KIND.match(kind) or kind == LOCAL:
-        raise BackupError("prepare: %r is not a backup destination kind (lowercase letters and digits, not %r)"
-                          % (kind, LOCAL))
+    if not _is_kind(kind):
+        raise BackupError("prepare: %s" % _kind_problem(kind))
 
 
 def available():
@@ -85,8 +93,7 @@ def problems(config, kinds_here=None):
     kinds_here = available() if kinds_here is None else kinds_here
     found = _name_problems(config)
     found.extend("%r: no such destination (built in: %s)" % (kind, ", ".join(kinds_here) or "none yet")
-                 for kind in (config or {}) if isinstance(kind, str) and _KIND.match(kind) and kind != LOCAL
-                 and kind not in kinds_here)
+                 for kind in (config or {}) if _is_kind(kind) and kind not in kinds_here)
     return found
 
 
@@ -94,8 +101,8 @@ def _name_problems(config):
     """The kinds and setting names that the environment's naming rule cannot carry."""
     found = []
     for kind, settings in (config or {}).items():
-        if not isinstance(kind, str) or not _KIND.match(kind) or kind == LOCAL:
-            found.append("%r is not a backup destination kind (lowercase letters and digits, not %r)" % (kind, LOCAL))
+        if not _is_kind(kind):
+            found.append(_kind_problem(kind))
         settings = {} if settings is None else settings
         if not isinstance(settings, dict):
             found.append("%r: its settings must be a mapping of setting name to value" % (kind,))
@@ -164,9 +171,9 @@ def send(destinations, directory, manifest_, now):
 
 def summary(outcomes):
     """The report's words for the further destinations' outcomes ("" when there are none)."""
-    failed = sorted(name for name, outcome in outcomes.items() if not outcome["ok"])
     if not outcomes:
         return ""
+    failed = sorted(name for name, outcome in outcomes.items() if not outcome["ok"])
     if not failed:
         return "; sent to %s" % ", ".join(outcomes)
     return "; sending to %s FAILED (%s)" % (", ".join(failed), "; ".join(
