@@ -80,7 +80,7 @@ def fake_kind(monkeypatch):
     returns the instances further() builds."""
     built = []
     module = types.ModuleType("destination_fake")
-    module.from_options = lambda options: built.append(Fake(options)) or built[-1]
+    module.from_options = lambda options, environ: built.append(Fake(options)) or built[-1]
     monkeypatch.setitem(sys.modules, destinations.__package__ + ".destination_fake", module)
     return built
 
@@ -107,6 +107,7 @@ def test_run_backup_hands_the_verified_local_backup_to_each_further_destination(
     [(directory, manifest_, kept)] = fake.stored
     assert (directory, kept, manifest_["files"]) == (report["path"], True, report["files"])
     assert fake.pruned == [NOW]
+    assert report["destinations"]["fake"].pop("seconds") >= 0  # how long the copy took, for the report
     assert report["destinations"] == {"fake": {"ok": True, "reason": "stored", "where": "sftp:backup@host:/srv/repo",
                                                "deleted": []}}
     assert report["reason"] == "written and verified; sent to fake"
@@ -116,6 +117,7 @@ def test_a_failing_further_destination_is_reported_beside_the_local_success(tmp_
     environ = {"AIO_BACKUP_DESTINATIONS": "fake", "AIO_BACKUP_TO_FAKE_FAIL": "yes"}
     report = backup.run_backup(SETTINGS, environ, root=str(tmp_path), keep_count=1, now=NOW)
     assert report["ok"] and os.path.isfile(os.path.join(report["path"], files.MANIFEST))
+    assert report["destinations"]["fake"].pop("seconds") >= 0
     assert report["destinations"] == {"fake": {"ok": False, "failed_step": "upload",
                                                "reason": "upload: the repository is unreachable"}}
     assert report["reason"] == ("written and verified; sending to fake FAILED "
@@ -208,12 +210,13 @@ def test_local_fetch_resolves_latest_a_name_or_a_path(tmp_path):
 
 
 def test_the_deploy_refuses_a_kind_no_file_provides():
-    # Today only local exists: any further kind is refused by validation, before anything changes,
+    # A kind no destination_<kind>.py provides is refused by validation, before anything changes,
     # instead of failing every nightly backup at prepare.
-    assert destinations.available() == []
+    assert destinations.available() == ["s3", "sftp"]
     assert destinations.problems({}) == []
     assert destinations.problems({"restic": {"repository": "s3:host/b"}}) == [
-        "'restic': no such destination (built in: none yet)"]
+        "'restic': no such destination (built in: s3, sftp)"]
+    assert destinations.problems({"restic": {}}, kinds_here=[]) == ["'restic': no such destination (built in: none yet)"]
     assert destinations.problems({"fake": {}}, kinds_here=["fake"]) == []
     assert destinations.problems({"fake": None}, kinds_here=["fake"]) == []
     assert destinations.problems({"fake": ["repository"]}, kinds_here=["fake"]) == [

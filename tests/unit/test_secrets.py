@@ -37,6 +37,7 @@ SECRET_ENVIRON = {
     "AIO_FEISHU_WEBHOOK_URL": "https://open.feishu.cn/open-apis/bot/v2/hook/feishu-token-42",
     "AIO_NOTIFY_WEBHOOK_URL": "https://hooks.example.net/services/T000/B000/webhook-token-7",
     "EMAIL_URL": "smtp+tls://mailer%%40example.net:%s@smtp.example.net:587" % quote(SMTP_PASSWORD, safe=""),
+    "AIO_BACKUP_ENCRYPTION_KEY": "backup-repository-key-0123456789abcdefghij",
 }
 PUBLIC_ENVIRON = {"GLITCHTIP_DOMAIN": "https://glitchtip.example.net", "TZ": "UTC", "PATH": "/usr/bin",
                   "DEFAULT_FROM_EMAIL": "glitchtip@example.net"}
@@ -100,6 +101,38 @@ def test_every_secret_the_container_role_passes_is_in_the_runtime_list():
     assert set(role_vars["_glitchtip_secret_env"]) <= set(aio_settings.SECRET_ENV_NAMES)
     assert "EMAIL_URL" in aio_settings.SECRET_ENV_NAMES
     assert set(SECRET_ENVIRON) == set(aio_settings.SECRET_ENV_NAMES), "this test must cover every name"
+
+
+def test_the_backup_key_reaches_the_container_only_beside_the_destinations_it_opens():
+    with open(os.path.join(REPO_ROOT, "roles", "container", "vars", "main.yml"), encoding="utf-8") as handle:
+        role_vars = yaml.safe_load(handle)
+    assert aio_settings.BACKUP_KEY_ENV in role_vars["_glitchtip_backup_key_env"]
+    assert "if _glitchtip_backup_destination_env else {}" in role_vars["_glitchtip_backup_key_env"]
+    assert "_glitchtip_backup_key_env" in role_vars["_glitchtip_environment"]
+
+
+# An OpenSSH private key (a throwaway made for this test) as a destination's setting carries it.
+PRIVATE_KEY = """-----BEGIN OPENSSH PRIVATE KEY-----
+b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW
+QyNTUxOQAAACBd0p3O3lZ1iX7r0yV4dWlG6u2wYk3X0p6c8h8H9m2y7wAAAJgAAAAAAAAA
+AAAAAAtzc2gtZWQyNTUxOQAAACBd0p3O3lZ1iX7r0yV4dWlG6u2wYk3X0p6c8h8H9m2y7w
+-----END OPENSSH PRIVATE KEY-----
+"""
+
+
+def test_a_multi_line_secret_is_masked_a_line_at_a_time_too():
+    environ = {"AIO_BACKUP_TO_SFTP_PRIVATE_KEY": PRIVATE_KEY, "AIO_BACKUP_TO_SFTP_HOST": "backup.example.net"}
+    values = aio_settings.secret_values(environ)
+    lines = PRIVATE_KEY.splitlines()
+    assert values[0] == PRIVATE_KEY
+    assert set(values[1:]) == set(lines[1:-1]), "each base64 line, not the BEGIN/END lines"
+    # A program printing the key line by line (ssh's debug output, a traceback) leaks none of it.
+    printed = "\n".join("debug1: %s" % line for line in lines)
+    redacted = aio_settings.redact(printed, values)
+    assert all(line not in redacted for line in lines[1:-1])
+    assert "BEGIN OPENSSH PRIVATE KEY" in redacted
+    assert aio_settings.is_secret("AIO_BACKUP_TO_SFTP_PRIVATE_KEY", PRIVATE_KEY)
+    assert not aio_settings.is_secret("AIO_BACKUP_TO_SFTP_HOST", "backup.example.net")
 
 
 def test_no_role_task_keeps_its_own_list_of_secret_names():
@@ -233,6 +266,10 @@ SPLIT_PLAYBOOK = """\
 """
 
 
+# A destination's credentials are secret by their setting names alone.
+S3_SECRETS = {"access_key_id": "AKIAEXAMPLEKEYID0001", "secret_access_key": "s3-secret/access+key=0123456789"}
+
+
 @pytest.mark.slow
 def test_the_container_role_splits_its_environment_with_the_runtime_list(tmp_path):
     from test_templates import ANSIBLE_PLAYBOOK, PlaybookRun
@@ -243,7 +280,9 @@ def test_the_container_role_splits_its_environment_with_the_runtime_list(tmp_pat
     run = PlaybookRun(tmp_path / "run", SPLIT_PLAYBOOK.format(repo=REPO_ROOT, out=out), {
         "glitchtip_secrets": {"secret_key": SECRET_ENVIRON["SECRET_KEY"],
                               "db_password": "unused-embedded-db-password",
-                              "redis_password": "unused-embedded-redis-password"},
+                              "redis_password": "unused-embedded-redis-password",
+                              "backup_encryption_key": SECRET_ENVIRON["AIO_BACKUP_ENCRYPTION_KEY"]},
+        "glitchtip_backup_destinations": {"s3": dict(S3_SECRETS, endpoint="s3.example.net", bucket="backups")},
         "glitchtip_external_db_host": "db.example.net",
         "glitchtip_external_db_password": SECRET_ENVIRON["AIO_DB_PASSWORD"],
         "glitchtip_external_redis_url": "redis://redis.example.net:6379/0",
@@ -256,7 +295,9 @@ def test_the_container_role_splits_its_environment_with_the_runtime_list(tmp_pat
     assert rc == 0, log
     with open(out, encoding="utf-8") as handle:
         split = json.load(handle)
-    assert split["secret"] == SECRET_ENVIRON
+    destination_secrets = {"AIO_BACKUP_TO_S3_" + name.upper(): value for name, value in S3_SECRETS.items()}
+    assert split["secret"] == dict(SECRET_ENVIRON, **destination_secrets)
+    assert split["public"]["AIO_BACKUP_TO_S3_ENDPOINT"] == "s3.example.net"
     assert dict(split["public"], **split["secret"]) == split["whole"]
     public_text = json.dumps(split["public"], ensure_ascii=False)
     for name, value in SECRET_ENVIRON.items():

@@ -20,11 +20,14 @@ settings (``{restic: {repository: ..., keep_days: 30}}``); ``environment()`` (th
 Settings named like secrets (``password``, ``key_secret``: settings.SECRET_NAME_PATTERN) are secret by
 that name, so redaction and the deploy's no_log need no list of them.
 
-Adding a destination (issue 13's off-host copies): write ``destination_<kind>.py`` next to this file
-with ``from_options(options)`` returning a ``Destination`` (refusing bad settings with BackupError
-"prepare: ..."), document its settings in that file's docstring and in the README, and test it in
-``tests/unit/test_destination_<kind>.py``. Nothing else names it: ``further()`` imports the module of
-each kind configured, and the image role copies every ``aio_runtime/*.py``.
+Adding a destination (issue 13's off-host copies: destination_sftp.py, destination_s3.py): write
+``destination_<kind>.py`` next to this file with ``from_options(options, environ)`` returning a
+``Destination`` (refusing bad settings with BackupError "prepare: ..."; ENVIRON holds the repository
+key), ``problems(options)`` (the same refusals in words, for the deploy's validation) and ``PACKAGES``
+(the Debian packages the image needs for it), document its settings in that file's docstring and in
+the README, and test it in ``tests/unit/test_destination_<kind>.py``. Nothing else names it:
+``further()`` imports the module of each kind configured, the image role installs ``packages()`` and
+copies every ``aio_runtime/*.py``.
 """
 
 from __future__ import annotations
@@ -32,11 +35,13 @@ from __future__ import annotations
 import importlib
 import os
 import re
+import time
 
+from . import settings as aio_settings
 from .backup_files import BackupError
 
 DESTINATIONS_ENV = "AIO_BACKUP_DESTINATIONS"  # comma list of kinds, in the order they are sent to
-OPTION_PREFIX = "AIO_BACKUP_TO_"
+OPTION_PREFIX = aio_settings.BACKUP_DESTINATION_PREFIX
 LOCAL = "local"  # always first: the backup is written there; it is not listed in DESTINATIONS_ENV
 # No underscore in a kind: AIO_BACKUP_TO_<KIND>_<SETTING> must split back unambiguously.
 _KIND = re.compile(r"^[a-z][a-z0-9]*$")
@@ -92,9 +97,29 @@ def problems(config, kinds_here=None):
     default available()) is refused there, not by every nightly backup."""
     kinds_here = available() if kinds_here is None else kinds_here
     found = _name_problems(config)
-    found.extend("%r: no such destination (built in: %s)" % (kind, ", ".join(kinds_here) or "none yet")
-                 for kind in (config or {}) if _is_kind(kind) and kind not in kinds_here)
+    if found:
+        return found
+    for kind, settings in (config or {}).items():
+        if kind not in kinds_here:
+            found.append("%r: no such destination (built in: %s)" % (kind, ", ".join(kinds_here) or "none yet"))
+        elif kind in available():
+            found.extend(_module(kind).problems(_as_text(settings or {})))
     return found
+
+
+def packages(config):
+    """The Debian packages the configured destinations need in the image, sorted, each once."""
+    return sorted({package for kind in (config or {}) if _is_kind(kind) and kind in available()
+                   for package in _module(kind).PACKAGES})
+
+
+def _as_text(settings):
+    """Settings as the runtime reads them back from the environment (text; None as empty)."""
+    return {name: "" if value is None else str(value) for name, value in settings.items()}
+
+
+def _module(kind):
+    return importlib.import_module("%s.destination_%s" % (__package__, kind))
 
 
 def _name_problems(config):
@@ -144,11 +169,21 @@ def further(environ):
     for kind in kinds(environ):
         _check_kind(kind)
         try:
-            module = importlib.import_module("%s.destination_%s" % (__package__, kind))
+            module = _module(kind)
         except ImportError as exc:
             raise BackupError("prepare: no backup destination of kind %r in this image (%s)" % (kind, exc)) from exc
-        built.append(module.from_options(options(environ, kind)))
+        built.append(module.from_options(options(environ, kind), environ))
     return built
+
+
+def named(environ, kind):
+    """The configured further destination of KIND (restore's source); BackupError "select" when there is none."""
+    configured = kinds(environ)
+    if kind not in configured:
+        raise BackupError("select: no backup destination %r is configured here (configured: %s)"
+                          % (kind, ", ".join([LOCAL] + configured)))
+    return further({DESTINATIONS_ENV: kind, **{name: value for name, value in environ.items()
+                                               if name != DESTINATIONS_ENV}})[0]
 
 
 def send(destinations, directory, manifest_, now):
@@ -156,6 +191,7 @@ def send(destinations, directory, manifest_, now):
     {name: outcome}, every outcome with ok and reason, one failure never stopping the next."""
     outcomes = {}
     for destination in destinations:
+        started = time.monotonic()
         try:
             outcome = dict(destination.store(directory, manifest_))
             outcome.update(deleted=destination.prune(now))
@@ -165,16 +201,22 @@ def send(destinations, directory, manifest_, now):
         except Exception as exc:
             step = str(exc).split(":", 1)[0] if isinstance(exc, BackupError) else exc.__class__.__name__
             outcome = {"ok": False, "failed_step": step, "reason": str(exc)}
+        outcome["seconds"] = round(time.monotonic() - started, 2)
         outcomes[destination.name] = outcome
     return outcomes
+
+
+def failed(outcomes):
+    """The names of the destinations whose copy failed, sorted ([] with none configured)."""
+    return sorted(name for name, outcome in (outcomes or {}).items() if not outcome.get("ok", True))
 
 
 def summary(outcomes):
     """The report's words for the further destinations' outcomes ("" when there are none)."""
     if not outcomes:
         return ""
-    failed = sorted(name for name, outcome in outcomes.items() if not outcome["ok"])
-    if not failed:
+    bad = failed(outcomes)
+    if not bad:
         return "; sent to %s" % ", ".join(outcomes)
-    return "; sending to %s FAILED (%s)" % (", ".join(failed), "; ".join(
-        "%s: %s" % (name, outcomes[name]["reason"]) for name in failed))
+    return "; sending to %s FAILED (%s)" % (", ".join(bad), "; ".join(
+        "%s: %s" % (name, outcomes[name]["reason"]) for name in bad))

@@ -30,14 +30,18 @@ FEISHU_URL_ENV = "AIO_FEISHU_WEBHOOK_URL"
 WEBHOOK_URL_ENV = "AIO_NOTIFY_WEBHOOK_URL"
 # GlitchTip's own: smtp://user:password@host:587 carries the SMTP credentials.
 EMAIL_URL_ENV = "EMAIL_URL"
+# The key of the off-host backup repositories (restic.py): one for every destination.
+BACKUP_KEY_ENV = "AIO_BACKUP_ENCRYPTION_KEY"
+# The further backup destinations' settings (destinations.py), credentials among them: the backup's alone.
+BACKUP_DESTINATION_PREFIX = "AIO_BACKUP_TO_"
 # Every environment name whose value is, or may carry, a secret. The DB and Redis passwords are the
 # embedded services' generated ones or the external services' from vault: the same two names.
 SECRET_ENV_NAMES = (DB_PASSWORD_ENV, REDIS_PASSWORD_ENV, SECRET_KEY_ENV, FEISHU_URL_ENV, WEBHOOK_URL_ENV,
-                    EMAIL_URL_ENV)
+                    EMAIL_URL_ENV, BACKUP_KEY_ENV)
 # Of those, URLs that are secret only through their user:password@ part.
 CREDENTIAL_URL_ENV_NAMES = (EMAIL_URL_ENV,)
 # Ours alone: GlitchTip's processes get derived URLs instead.
-PRIVATE_ENV_NAMES = (DB_PASSWORD_ENV, REDIS_PASSWORD_ENV, FEISHU_URL_ENV, WEBHOOK_URL_ENV)
+PRIVATE_ENV_NAMES = (DB_PASSWORD_ENV, REDIS_PASSWORD_ENV, FEISHU_URL_ENV, WEBHOOK_URL_ENV, BACKUP_KEY_ENV)
 # Settings an operator adds (glitchtip_extra_environment) are secret by their names: the keys,
 # tokens and passwords of GlitchTip and its libraries (EMAIL_HOST_PASSWORD, STRIPE_SECRET_KEY,
 # AWS_SECRET_ACCESS_KEY, MAILGUN_API_KEY, ...); any other *_URL (DATABASE_URL, VALKEY_URL, ...)
@@ -203,7 +207,8 @@ def app_environment(settings, environ):
     Everything the container was given, minus our private secret variables,
     plus the connection URLs in the variable names this GlitchTip version reads.
     """
-    app_env = {k: v for k, v in environ.items() if k not in PRIVATE_ENV_NAMES}
+    app_env = {k: v for k, v in environ.items()
+               if k not in PRIVATE_ENV_NAMES and not k.startswith(BACKUP_DESTINATION_PREFIX)}
     app_env["DATABASE_URL"] = database_url(settings, environ)
     # PostgreSQL only: an EMPTY VALKEY_URL is GlitchTip 6's switch to its PostgreSQL queue and cache.
     broker = redis_url(settings, environ) if redis_enabled(settings) else ""
@@ -220,16 +225,25 @@ def service_environment(environ):
 
 
 def _secrets_of(name, value):
-    """What is secret in one setting: all of it, its URL credentials, or nothing."""
+    """What is secret in one setting: all of it (and each line of a multi-line one), its URL credentials,
+    or nothing."""
     if not value:
         return []
     if name in SECRET_ENV_NAMES:
-        return url_credentials(value) if name in CREDENTIAL_URL_ENV_NAMES else [value]
+        return url_credentials(value) if name in CREDENTIAL_URL_ENV_NAMES else _whole(value)
     if SECRET_NAME_PATTERN.search(name):
-        return [value] if len(value) >= SECRET_MIN_LENGTH else []
+        return _whole(value) if len(value) >= SECRET_MIN_LENGTH else []
     if name.endswith("_URL"):
         return url_credentials(value)
     return []
+
+
+def _whole(value):
+    """A secret value, and each line of a multi-line one: a PEM private key printed a line at a time is
+    still masked (its -----BEGIN/END----- lines, which say only what it is, are left readable)."""
+    lines = [line.strip() for line in value.splitlines()
+             if len(line.strip()) >= SECRET_MIN_LENGTH and not line.strip().startswith("-----")]
+    return [value] + [line for line in lines if line != value]
 
 
 def secret_values(environ):
