@@ -119,7 +119,10 @@ destinations:
     - A failed copy does not fail the task (the local backup is kept); RV(reason) names it.
   returned: success, when further destinations are configured
   type: dict
-  sample: {restic: {ok: false, failed_step: upload, reason: "upload: the repository is unreachable"}}
+  sample:
+    sftp: {ok: true, repository: "sftp:glitchtip@backup.example.net:/srv/backups/restic", snapshot: 66771157,
+           bytes_sent: 6823, files_verified: 12, deleted: [], reason: "stored and read back (12 files equal to the manifest)"}
+    s3: {ok: false, failed_step: repository, reason: "repository: s3: cannot open the repository at ..."}
 """
 
 from ansible.module_utils.basic import AnsibleModule

@@ -41,6 +41,14 @@ options:
     description: Backup name (C(glitchtip-YYYYmmddTHHMMSSZ)), a path under C(/data/backups), or C(latest).
     type: str
     default: latest
+  source:
+    description:
+      - Where the backup is - V(local), the backups volume, or a further destination configured in
+        C(glitchtip_backup_destinations) (V(sftp), V(s3)), from which it is fetched into the backups volume, read back
+        against its manifest like a local one, and removed after the restore.
+      - With the local backups lost (a new disk, a new host), V(sftp) or V(s3) brings the data back.
+    type: str
+    default: local
   keep_rollback:
     description: Keep the replaced database (renamed C(glitchtip_rollback_<time>)) after a successful restore.
     type: bool
@@ -56,6 +64,12 @@ EXAMPLES = r"""
   glitchtip.aio.restore:
     container: glitchtip-aio
     backup: latest
+
+- name: Restore the newest backup of the off-host SFTP repository
+  glitchtip.aio.restore:
+    container: glitchtip-aio
+    backup: latest
+    source: sftp
 """
 
 RETURN = r"""
@@ -80,8 +94,12 @@ seconds:
   returned: outside check mode, when the backup was accepted
   type: float
 backup:
-  description: The backup restored (or refused).
+  description: The backup restored (or refused); C(<source>:<name>) when it came from a further destination.
   returned: when found
+  type: str
+source:
+  description: The further destination the backup was fetched from.
+  returned: when O(source) is not V(local) and the backup was fetched
   type: str
 reason:
   description: What was restored, what was verified (check mode), or why it failed.
@@ -120,12 +138,15 @@ def main():
             container_exec.CONTAINER_ARGUMENTS,
             backup=dict(type="str", default="latest"),
             keep_rollback=dict(type="bool", default=False),
+            source=dict(type="str", default="local"),
             deadline=dict(type="int", default=120),
         ),
         supports_check_mode=True,
     )
     container_exec.require_docker(module)
     args = ["restore", module.params["backup"], "--deadline", str(module.params["deadline"])]
+    if module.params["source"] != "local":  # only then: a container of an older image knows no --from
+        args += ["--from", module.params["source"]]
     if module.params["keep_rollback"]:
         args.append("--keep-rollback")
     if module.check_mode:

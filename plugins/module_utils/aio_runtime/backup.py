@@ -574,13 +574,29 @@ class Restore:
             os.rename(os.path.join(rollback, entry), os.path.join(uploads, entry))
         shutil.rmtree(rollback)
 
-    def run(self, which="latest", keep_rollback=False, dry_run=False):
+    def run(self, which="latest", keep_rollback=False, dry_run=False, source=None):
+        """Backup WHICH of SOURCE (a further destination's kind, e.g. sftp; by default the local backups)
+        restored (restore). One from elsewhere is fetched into the backups volume first and removed
+        afterwards, whatever happened: from then on it is checked and restored like a local one."""
+        self.started = time.monotonic()
+        if source in (None, "", destinations.LOCAL):
+            return self.restore(destination_local.Local(self.settings["paths"]["backups"]).fetch(which),
+                                keep_rollback, dry_run)
+        destination = destinations.named(self.environ, source)
+        fetched = tempfile.mkdtemp(prefix=".fetched-", dir=self.settings["paths"]["backups"])
+        try:
+            directory = destination.fetch(which, fetched)
+            report = self.restore(directory, keep_rollback, dry_run)
+            report.update(source=source, backup="%s:%s" % (source, os.path.basename(directory)))
+            return report
+        finally:
+            shutil.rmtree(fetched, ignore_errors=True)
+
+    def restore(self, directory, keep_rollback, dry_run):
         """Check mode: verify and say what a real run would do (check_only). A real run: check, then
         fill_scratch and put_in_place; finish when they succeed, failed (a rollback) when a step fails."""
-        self.started = time.monotonic()
         stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d%H%M%S")
         report = {"job": "restore", "steps": self.steps, "dry_run": dry_run}
-        directory = destination_local.Local(self.settings["paths"]["backups"]).fetch(which)
         report["backup"] = directory
         manifest_ = files.read_manifest(directory)  # read once; every check below is of this manifest
         check_restorable(manifest_, _client_major())

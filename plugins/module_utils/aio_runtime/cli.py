@@ -11,7 +11,8 @@ import os
 import signal
 import sys
 
-from . import health, launcher, logtail, probes, programs, settings as aio_settings, start_reasons, watchdog
+from . import destinations, health, launcher, logtail, probes, programs, settings as aio_settings, start_reasons
+from . import watchdog
 from .entrypoint import exec_supervisord
 
 
@@ -144,6 +145,15 @@ def cmd_backup(args, settings, environ):
                                    include_redis=args.redis, dry_run=args.dry_run, root=args.dir)
     except backup.BackupError as exc:
         report = {"job": "backup", "ok": False, "failed_step": str(exc).split(":", 1)[0], "reason": str(exc)}
+    failed = destinations.failed(report.get("destinations"))
+    if args.notify_failure and (failed or not report["ok"]):
+        # The nightly job: a failed off-host copy is heard of even though the local backup is kept.
+        from . import notify
+        report["summary"] = [("failed step", report.get("failed_step") or "sending to " + ", ".join(failed)),
+                             ("reason", report["reason"])]
+        # Said as a failure (red, "FAILED"): the local backup is kept, but a copy the operator counts on is not.
+        report["notifications"] = notify.notify_all(dict(report, ok=False), environ,
+                                                    environ.get("GLITCHTIP_DOMAIN", "glitchtip"))
     _print_report(report, args.json, environ)
     return 0 if report["ok"] else 1
 
@@ -152,7 +162,7 @@ def cmd_restore(args, settings, environ):
     from . import backup
     try:
         report = backup.Restore(settings, environ, deadline_seconds=args.deadline).run(
-            args.backup, keep_rollback=args.keep_rollback, dry_run=args.dry_run)
+            args.backup, keep_rollback=args.keep_rollback, dry_run=args.dry_run, source=args.source)
     except backup.BackupError as exc:
         # Refused before anything was touched (no such backup, bad checksums, unreadable archive).
         report = {"job": "restore", "ok": False, "failed_step": str(exc).split(":", 1)[0], "touched": False,
@@ -247,9 +257,13 @@ def build_parser():
     backup_.add_argument("--keep-count", type=int)
     backup_.add_argument("--keep-days", type=int)
     backup_.add_argument("--dir", help="backup directory (default: the backups volume)")
+    backup_.add_argument("--notify-failure", action="store_true",
+                         help="send a failure, or a failed copy to a further destination, to the webhooks")
     restore_ = sub.add_parser("restore", help="verify a backup, then restore it with a swap by rename")
     restore_.add_argument("backup", nargs="?", default="latest", help="a backup name or path, or latest")
     restore_.add_argument("--json", action="store_true")
+    restore_.add_argument("--from", dest="source", default="local",
+                          help="where the backup is: local (the backups volume) or a configured destination (sftp, s3)")
     restore_.add_argument("--dry-run", action="store_true", help="verify only")
     restore_.add_argument("--keep-rollback", action="store_true", help="keep the replaced database")
     restore_.add_argument("--deadline", type=int, default=120)

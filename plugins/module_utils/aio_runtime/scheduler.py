@@ -19,7 +19,8 @@ from . import schedule
 
 
 def _backup_args(environ):
-    args = ["backup"]
+    # Nobody reads the nightly success; a failure, or a failed off-host copy, goes to the webhooks.
+    args = ["backup", "--notify-failure"]
     for variable, flag in (("AIO_BACKUP_KEEP_COUNT", "--keep-count"), ("AIO_BACKUP_KEEP_DAYS", "--keep-days")):
         if environ.get(variable, "").strip():
             args += [flag, environ[variable].strip()]
