@@ -51,6 +51,11 @@ def backup_destination_problems(config):
     return destinations.problems(config)
 
 
+def backup_destination_packages(config):
+    """The Debian packages the image needs for glitchtip_backup_destinations (each destination_<kind>.py's PACKAGES)."""
+    return destinations.packages(config)
+
+
 class FilterModule:
     def filters(self):
         filters = {name: _wrap(getattr(render, name)) for name in (
@@ -60,4 +65,5 @@ class FilterModule:
         filters["health_wait_components"] = health_wait_components
         filters["backup_destination_environment"] = backup_destination_environment
         filters["backup_destination_problems"] = backup_destination_problems
+        filters["backup_destination_packages"] = backup_destination_packages
         return filters
