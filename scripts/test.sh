@@ -48,8 +48,9 @@ side_by_side \
    antsibull-changelog lint; antsibull-changelog generate; git diff --exit-code -- CHANGELOG.md"
 
 # 6.2-broken too: the scenarios run side by side below then only find their images, none builds one.
-step "test fixtures: the GlitchTip 5.2 (trixie and bookworm), 6.2 and 6.2-broken stand-in base images (built once, then cached)"
+step "test fixtures: the GlitchTip 5.2 (trixie and bookworm), 6.2 and 6.2-broken stand-in base images, the SFTP and S3 repository servers (built once, then cached)"
 molecule/resources/build-standin.sh 5.2 5.2-bookworm 6.2 6.2-broken
+molecule/resources/build-offsite-servers.sh
 
 # The README's own commands with the defaults a new user gets (container glitchtip-aio, port 8000,
 # /srv/glitchtip-aio), a second run, health.yml, and the installed collection tarball; beside it the
@@ -60,11 +61,14 @@ molecule/resources/build-standin.sh 5.2 5.2-bookworm 6.2 6.2-broken
 # on one host. pgupgrade: PostgreSQL 15 (bookworm stand-in) to 17 (trixie) by changing only
 # glitchtip_image_base: check mode, auto-upgrade off, a broken upgrade rolled back, the upgrade under
 # a 100 ms prober, the reverse refused.
-step "side by side: the README's path (scripts/deploy.sh -i inventories/local, again, health.yml, the tarball); molecule upgrade (version changes); molecule pgupgrade (PostgreSQL-major upgrade by dump and restore)"
+# offsite: backups copied to real SFTP and S3 servers (restic), a failed copy, a wrong key, retention,
+# a lost host recovered from S3, a corrupted repository refused; it asserts no timing either.
+step "side by side: the README's path (scripts/deploy.sh -i inventories/local, again, health.yml, the tarball); molecule upgrade (version changes); molecule pgupgrade (PostgreSQL-major upgrade by dump and restore); molecule offsite (off-host copies)"
 side_by_side \
   "the README's path" "python -m pytest -v -s tests/userpath" \
   "molecule upgrade" "molecule test --scenario-name upgrade" \
-  "molecule pgupgrade" "molecule test --scenario-name pgupgrade"
+  "molecule pgupgrade" "molecule test --scenario-name pgupgrade" \
+  "molecule offsite" "molecule test --scenario-name offsite"
 
 step "molecule: default (deploy on the local Docker engine)"
 molecule test --scenario-name default
