@@ -36,10 +36,14 @@ attributes:
     support: full
 options:
   components:
-    description: Components to check; all by default.
+    description:
+      - Components to check; all by default.
+      - V(offsite) (only where C(glitchtip_backup_destinations) is set) is advisory - the age of each off-host
+        repository's last good copy and whether the last attempt failed, C(degraded) past 26 hours; it is reported
+        but never counted in RV(status), so a stale copy does not make a serving GlitchTip unhealthy.
     type: list
     elements: str
-    choices: [supervisor, postgres, redis, web, worker, host]
+    choices: [supervisor, postgres, redis, web, worker, host, offsite]
   wait_timeout:
     description: Seconds to wait until healthy; V(0) checks once and reports without failing on an unhealthy result.
     type: int
@@ -72,7 +76,8 @@ EXAMPLES = r"""
 
 RETURN = r"""
 status:
-  description: Overall status, the worst of the selected components (C(unknown) counts less than C(degraded)).
+  description: Overall status, the worst of the selected components (C(unknown) counts less than C(degraded)),
+    the advisory C(offsite) aside.
   returned: always
   type: str
   sample: ok

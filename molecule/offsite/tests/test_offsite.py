@@ -21,7 +21,7 @@ import docker
 import pytest
 import yaml
 
-from aio_testlib import (Sink, aio, generate_data, http, psql, recap, run_playbook, table_checksums,
+from aio_testlib import (Sink, aio, generate_data, health, http, psql, recap, run_playbook, table_checksums,
                          upload_checksums, wait_healthy)
 
 testinfra_hosts = ["ansible://localhost"]
@@ -155,6 +155,12 @@ def test_a_failed_copy_keeps_the_local_backup_and_is_sent_to_the_webhooks(engine
     assert "cannot open the repository at sftp:backup@glitchtip-aio-oh-sftp" in sftp["reason"]
     assert s3["ok"], s3
     assert "sending to sftp FAILED" in report["reason"]
+    # health says so beside the age of each last good copy, without calling GlitchTip unhealthy.
+    seen = health(container)
+    offsite = seen["components"]["offsite"]
+    assert offsite["status"] == "degraded" and "sftp: last good copy" in offsite["reason"], offsite
+    assert "last attempt FAILED" in offsite["reason"] and "s3: last good copy 0.0 h ago" in offsite["reason"]
+    assert seen["status"] == "ok", seen
     assert report["notifications"]["webhook"]["delivered"] is True, report["notifications"]
     [received] = [json.loads(item["body"]) for item in sink.received() if item["path"] == "/generic"]
     assert received["job"] == "backup" and received["ok"] is False
@@ -214,6 +220,12 @@ print(files.backup_name(old))
     listed = repository_backups(container)
     assert all(old not in names and names[-1] == report["name"] for names in listed.values()), listed
     STATE["newest"] = report["name"]
+    # Both copies good again: health.yml's offsite row says so, and the scheduled restart reports it.
+    result = run_playbook("health.yml")
+    assert result.returncode == 0 and re.search(r"offsite +ok .* sftp: last good copy 0\.0 h ago", said(result)), \
+        said(result)[-2000:]
+    code, out, _err = aio(container, "restart", "--dry-run", "--json")
+    assert code == 0 and "s3: last good copy" in json.loads(out)["before"]["offsite"], out
 
 
 def test_a_lost_host_comes_back_from_the_s3_repository_alone(engine, settings):

@@ -335,6 +335,7 @@ def run_backup(settings, environ, keep_count=None, keep_days=None, include_redis
     if further:
         report["destinations"] = destinations.send(further, local.path(name), manifest_, now)
         report["reason"] += destinations.summary(report["destinations"])
+        destinations.record(local.root, report["destinations"], name, now)
     report["seconds"] = round(time.monotonic() - started, 2)
     return report
 

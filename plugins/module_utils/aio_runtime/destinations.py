@@ -33,6 +33,7 @@ copies every ``aio_runtime/*.py``.
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import re
 import time
@@ -204,6 +205,37 @@ def send(destinations, directory, manifest_, now):
         outcome["seconds"] = round(time.monotonic() - started, 2)
         outcomes[destination.name] = outcome
     return outcomes
+
+
+STATE_FILE = ".destinations.json"  # in the local backups directory, beside the backups: what health reads
+
+
+def read_state(root):
+    """{kind: {last_good, backup, snapshot, last_attempt, last_ok, last_reason}} of each destination; {} when
+    nothing was sent yet (or the file is unreadable: health then says no good copy)."""
+    try:
+        with open(os.path.join(root, STATE_FILE), encoding="utf-8") as handle:
+            state = json.load(handle)
+        return state if isinstance(state, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def record(root, outcomes, backup_name, now):
+    """OUTCOMES of sending BACKUP_NAME at NOW kept in STATE_FILE (written whole, then renamed)."""
+    state = read_state(root)
+    for kind, outcome in outcomes.items():
+        entry = dict(state.get(kind) or {}, last_attempt=now.isoformat(), last_ok=bool(outcome.get("ok")))
+        if outcome.get("ok"):
+            entry.update(last_good=now.isoformat(), backup=backup_name, snapshot=outcome.get("snapshot"),
+                         last_reason=None)
+        else:
+            entry["last_reason"] = outcome.get("reason")
+        state[kind] = entry
+    path = os.path.join(root, STATE_FILE)
+    with open(path + ".tmp", "w", encoding="utf-8") as handle:
+        json.dump(state, handle, indent=2, sort_keys=True)
+    os.replace(path + ".tmp", path)
 
 
 def failed(outcomes):

@@ -9,6 +9,8 @@ One implementation used by the Docker health check, the deploy wait (the
 
 from __future__ import annotations
 
+import datetime
+
 OK = "ok"
 DEGRADED = "degraded"
 DOWN = "down"
@@ -19,7 +21,13 @@ _RANK = {OK: 0, UNKNOWN: 1, DEGRADED: 2, DOWN: 3}
 
 # Everything `aio health` can judge, in report order: the one list the CLI, the scheduled restart
 # and the health module offer (the module's DOCUMENTATION choices are pinned to it by a unit test).
-COMPONENTS = ("supervisor", "postgres", "redis", "web", "worker", "host")
+COMPONENTS = ("supervisor", "postgres", "redis", "web", "worker", "host", "offsite")
+# Shown but not counted in the overall status: a stale off-host copy is the operator's to hear of
+# (health.yml, the restart's report, the backup's webhook), not a reason to call a serving GlitchTip
+# unhealthy, fail a scheduled restart or a deploy's wait.
+ADVISORY = ("offsite",)
+# The nightly backup runs every 24 h: a copy older than this missed at least one night.
+OFFSITE_MAX_AGE_HOURS = 26
 # How often a wait for health (restart, restore) probes again: each missed poll adds up to this
 # much to a restart's or restore's downtime; a probe round costs a few milliseconds.
 POLL_SECONDS = 0.25
@@ -130,7 +138,35 @@ def redis_memory_status(used, maxmemory):
 
 
 def overall(components):
-    return worst(c["status"] for c in components)
+    return worst(c["status"] for c in components if c["name"] not in ADVISORY)
+
+
+def offsite_component(kinds, state, now, elapsed_ms=0.0, max_age_hours=OFFSITE_MAX_AGE_HOURS):
+    """The off-host copies as one advisory component: each destination of KINDS with the age of its
+    last good copy (STATE: destinations.read_state), degraded when one never had a copy, its last
+    attempt failed, or its last good copy is older than MAX_AGE_HOURS."""
+    parts, bad, ages = [], False, {}
+    for kind in kinds:
+        entry = state.get(kind) or {}
+        good = _parse_time(entry.get("last_good"))
+        age = (now - good).total_seconds() / 3600.0 if good else None
+        ages[kind] = None if age is None else round(age, 2)
+        words = "%s: %s" % (kind, "no good copy yet" if age is None else "last good copy %.1f h ago (%s)"
+                            % (age, entry.get("backup")))
+        if entry.get("last_ok") is False:
+            words += "; last attempt FAILED at %s: %s" % (entry.get("last_attempt"), entry.get("last_reason"))
+        if age is None or age > max_age_hours or entry.get("last_ok") is False:
+            bad = True
+        parts.append(words)
+    return component("offsite", DEGRADED if bad else OK, "; ".join(parts), elapsed_ms, last_good_age_hours=ages,
+                     max_age_hours=max_age_hours)
+
+
+def _parse_time(text):
+    try:
+        return datetime.datetime.fromisoformat(text) if text else None
+    except ValueError:
+        return None
 
 
 def with_start_reasons(components, reasons):

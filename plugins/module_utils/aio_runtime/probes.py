@@ -9,6 +9,7 @@ Each returns a health component (see health.py); none changes anything.
 from __future__ import annotations
 
 import base64
+import datetime
 import json
 import os
 import shutil
@@ -18,7 +19,7 @@ import time
 import urllib.error
 import urllib.request
 
-from . import health, launcher, pgtools, settings as aio_settings, start_reasons, supervisor_rpc
+from . import destinations, health, launcher, pgtools, settings as aio_settings, start_reasons, supervisor_rpc
 
 
 def _elapsed_ms(started):
@@ -217,6 +218,15 @@ def probe_host(settings):
                             memory_used=memory_used, memory_limit=memory_limit, load=[round(x, 2) for x in load])
 
 
+def probe_offsite(settings, environ, clock=None):
+    """The off-host copies' ages, from what the last backups recorded (no repository is asked: a probe
+    must stay cheap; the nightly backup reads each copy back)."""
+    started = time.monotonic()
+    now = (clock or (lambda: datetime.datetime.now(datetime.timezone.utc)))()
+    state = destinations.read_state(settings["paths"]["backups"])
+    return health.offsite_component(destinations.kinds(environ), state, now, _elapsed_ms(started))
+
+
 def wait_for_heartbeat(redis, password, channel, wait_seconds):
     """First Celery worker heartbeat published on channel within wait_seconds, or None.
 
@@ -327,4 +337,6 @@ def run(settings, environ, components=health.COMPONENTS):
         results.append(probe_worker(settings, environ, supervisor))
     if "host" in wanted:
         results.append(probe_host(settings))
+    if "offsite" in wanted and destinations.kinds(environ):
+        results.append(probe_offsite(settings, environ))
     return health.report(health.with_start_reasons(results, start_reasons.reasons(settings)))

@@ -54,6 +54,8 @@ def snapshot(report_):
         "memory_used": host.get("memory_used"),
         "disk_percent": host.get("disk_percent"),
         "load": host.get("load"),
+        # The off-host copies' ages (advisory: never a reason the restart failed), where they are configured.
+        "offsite": components.get("offsite", {}).get("reason"),
         "postgres_connections": components.get("postgres", {}).get("details", {}).get("connections"),
     }
 
@@ -189,5 +191,7 @@ def summary(report):
         lines.append(("disk", "%.1f%% used" % figures["disk_percent"]))
     if figures.get("load"):
         lines.append(("load", " ".join(str(x) for x in figures["load"])))
+    if figures.get("offsite"):
+        lines.append(("off-host backups", figures["offsite"]))
     lines.append(("duration", "%.1fs" % report.get("seconds", 0)))
     return lines
