@@ -84,7 +84,7 @@ def main():
                       "read back" % (wall, outcome["seconds"], mib(outcome["bytes_sent"]), outcome["files_verified"])))
     # A third of events_event's rows changed (one table of eight: ~4 % of the data): the next copies send
     # what changed, restic cutting the new dump files into chunks it mostly has not seen.
-    psql(container, "UPDATE events_event SET payload = payload || '{\"bench\": 1}' WHERE id % 3 = 0")
+    psql(container, "UPDATE events_event SET payload = jsonb_set(payload, '{bench}', to_jsonb(random())) WHERE id % 3 = 0")
     sent = {}
     for kind in kinds:
         wall, report, outcome = backup_to(container, kind)
