@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 from ansible_collections.glitchtip.aio.plugins.module_utils.aio_runtime import entrypoint
 
 
@@ -28,7 +30,8 @@ def test_the_database_password_is_required_embedded_or_external():
     assert entrypoint.missing_secrets(settings, {"SECRET_KEY": "k", "AIO_DB_PASSWORD": "p"}) == []
 
 
-def test_during_a_postgres_upgrade_the_app_is_configured_but_not_started(tmp_path):
+@pytest.mark.parametrize("hold", entrypoint.HOLD_FILES)
+def test_during_a_postgres_upgrade_or_a_recovery_the_app_is_configured_but_not_started(tmp_path, hold):
     available = tmp_path / "conf.d"
     available.mkdir()
     for name in ("postgres", "migrate", "web", "worker"):
@@ -38,9 +41,17 @@ def test_during_a_postgres_upgrade_the_app_is_configured_but_not_started(tmp_pat
     pgdata.mkdir(parents=True)
     settings = {"paths": {"run": str(tmp_path / "run"), "pgdata": str(pgdata)},
                 "programs": {"postgres": {}, "migrate": {}, "web": {}, "worker": {}}}
-    (tmp_path / "postgres" / entrypoint.UPGRADE_HOLD_FILE).write_text("{}", encoding="utf-8")
+    (tmp_path / "postgres" / hold).write_text("{}", encoding="utf-8")
+    assert entrypoint.hold_path(settings) == str(tmp_path / "postgres" / hold)
     entrypoint.link_programs(settings, available=str(available))
     programs = tmp_path / "run" / "programs"
     assert (programs / "web.conf").read_text(encoding="utf-8") == "[program:web]\nautostart=false\npriority=1\n"
     assert "autostart=false" in (programs / "worker.conf").read_text(encoding="utf-8")
     assert os.path.islink(programs / "postgres.conf") and os.path.islink(programs / "migrate.conf")
+
+
+def test_without_a_hold_file_or_an_embedded_cluster_nothing_is_held(tmp_path):
+    (tmp_path / "postgres" / "data").mkdir(parents=True)
+    assert entrypoint.held({"paths": {"pgdata": str(tmp_path / "postgres" / "data")}}) is False
+    assert entrypoint.held({"paths": {}}) is False  # external PostgreSQL: no cluster to hold
+    assert entrypoint.held({}) is False

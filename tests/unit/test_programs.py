@@ -252,8 +252,8 @@ def migrate_settings(tmp_path):
             "programs": {"postgres": {}, "migrate": {}}, "app": {"user": "app", "dir": "/code"}}
 
 
-def hold(settings):
-    with open(entrypoint.upgrade_hold_path(settings), "w") as handle:
+def hold(settings, name=entrypoint.UPGRADE_HOLD_FILE):
+    with open(os.path.join(os.path.dirname(settings["paths"]["pgdata"]), name), "w") as handle:
         handle.write("{}")
 
 
@@ -261,12 +261,13 @@ def test_without_an_upgrade_hold_migrate_is_never_held_and_the_database_is_not_a
     assert programs.held_for_restore(migrate_settings, {}, migrated=lambda *a: pytest.fail("asked")) is False
 
 
+@pytest.mark.parametrize("name", entrypoint.HOLD_FILES)
 @pytest.mark.parametrize("migrated, held", [(False, True), (True, False)])
-def test_under_an_upgrade_hold_migrate_is_held_only_while_the_database_was_never_migrated(migrate_settings,
-                                                                                        migrated, held):
+def test_under_a_hold_migrate_is_held_only_while_the_database_was_never_migrated(migrate_settings, migrated, held,
+                                                                               name):
     """A restarted container after the restore (hold file still there, the old version's tables restored)
-    migrates as at any start."""
-    hold(migrate_settings)
+    migrates as at any start. An upgrade's hold and a recovery's hold alike."""
+    hold(migrate_settings, name)
     assert programs.held_for_restore(migrate_settings, {}, migrated=lambda *a: migrated) is held
 
 

@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
-"""backup.Restore under a PostgreSQL upgrade's hold: the migrate program, held while the cluster was empty,
-runs on the restored database before the app starts; when it fails, the restore is rolled back and says why."""
+"""backup.Restore under a hold (a PostgreSQL upgrade's or a recovery's): the migrate program, held while the
+cluster was empty, runs on the restored database before the app starts; when it fails, the restore is rolled
+back and says why. A recovery's hold ends with the restore that made the app healthy; an upgrade's is the deploy's."""
 
 from __future__ import annotations
 
@@ -51,17 +52,19 @@ class Rpc:
 @pytest.fixture
 def restore(tmp_path, monkeypatch):
     def make(exit_status=0, hold=True, calls=None):
+        """HOLD: True (an upgrade's), a hold file's name, or False."""
         settings = aio_settings.effective(BAKED, {})
         settings["programs"]["migrate"] = {"kind": "oneshot"}
         settings["paths"].update(backups=str(tmp_path / "backups"), pgdata=str(tmp_path / "postgres" / "data"),
                                  logs=str(tmp_path / "logs"), run=str(tmp_path / "run"))
         (tmp_path / "postgres").mkdir(exist_ok=True)
         (tmp_path / "logs").mkdir(exist_ok=True)
-        hold_file = tmp_path / "postgres" / "aio-upgrade.json"
-        if hold:
-            hold_file.write_text("{}", encoding="utf-8")
-        elif hold_file.exists():
-            hold_file.unlink()
+        for name in backup.entrypoint.HOLD_FILES:
+            hold_file = tmp_path / "postgres" / name
+            if name == (backup.entrypoint.UPGRADE_HOLD_FILE if hold is True else hold):
+                hold_file.write_text("{}", encoding="utf-8")
+            elif hold_file.exists():
+                hold_file.unlink()
         monkeypatch.setattr(backup.time, "sleep", lambda seconds: None)
         return backup.Restore(settings, {}, rpc=Rpc(Supervisor(exit_status, calls)))
     yield make
@@ -131,40 +134,50 @@ def fake_restore_steps(monkeypatch, calls):
     monkeypatch.setattr(backup.Restore, "wait_healthy", lambda self, components=None: calls.append(("health",)) or {"status": "ok"})
 
 
-def test_the_restore_migrates_after_the_swap_and_before_the_app_starts(restore, monkeypatch):
+@pytest.mark.parametrize("hold", [backup.entrypoint.UPGRADE_HOLD_FILE, backup.entrypoint.RECOVER_HOLD_FILE])
+def test_the_restore_migrates_after_the_swap_and_before_the_app_starts(restore, monkeypatch, tmp_path, hold):
     calls = []
     fake_restore_steps(monkeypatch, calls)
-    report = restore(calls=calls).run("latest")
+    report = restore(calls=calls, hold=hold).run("latest")
     assert report["ok"] is True, report
+    recovery = hold == backup.entrypoint.RECOVER_HOLD_FILE
     assert [step["step"] for step in report["steps"]] == ["verify", "scratch", "verify", "stop", "restore", "swap",
-                                                          "migrate", "start", "health", "start", "health", "cleanup"]
+                                                          "migrate", "start", "health", "start", "health"] \
+        + (["hold"] if recovery else []) + ["cleanup"]
+    # A recovery's hold ends here, so the next start is an ordinary one; an upgrade's is the deploy's to remove.
+    assert (tmp_path / "postgres" / hold).exists() is not recovery
     order = [call for call in calls if call[0] in ("swap", "start", "health")]
     # migrate on the restored data, then web alone until it answers, then the rest.
     assert order == [("swap", report["steps"][1]["detail"]), ("start", "migrate"), ("start", "web"), ("health",),
                      ("start", "worker"), ("health",)]
 
 
-def test_a_failed_migrate_rolls_the_restore_back_and_leaves_the_held_app_stopped(restore, monkeypatch):
+@pytest.mark.parametrize("hold", [backup.entrypoint.UPGRADE_HOLD_FILE, backup.entrypoint.RECOVER_HOLD_FILE])
+def test_a_failed_migrate_rolls_the_restore_back_and_leaves_the_held_app_stopped(restore, monkeypatch, tmp_path,
+                                                                                hold):
     calls = []
     fake_restore_steps(monkeypatch, calls)
-    restore_ = restore(exit_status=1, calls=calls)
+    restore_ = restore(exit_status=1, calls=calls, hold=hold)
     monkeypatch.setattr(restore_, "wait_healthy", lambda: pytest.fail("waited for health although the app is held"))
     report = restore_.run("latest")
     assert report["ok"] is False and report["failed_step"] == "migrate"
     assert report["reason"].startswith("restore failed at migrate; the live database is as it was and the app stays "
-                                       "stopped: a PostgreSQL upgrade holds it until a restore succeeds: migrate: "
-                                       "the migrations on the restored database failed (EXITED, exit 1)")
+                                       "stopped: %s holds it until a restore succeeds: migrate: "
+                                       "the migrations on the restored database failed (EXITED, exit 1)"
+                                       % (tmp_path / "postgres" / hold))
+    assert (tmp_path / "postgres" / hold).exists()  # still held: no empty GlitchTip answers
     # Swapped in, then swapped back (the replaced database live again); no app program was started.
     assert [call[0] for call in calls if call[0] in ("swap", "start")] == ["swap", "start", "swap"]
     assert [call[1] for call in calls if call[0] == "start"] == ["migrate"]
 
 
-def test_check_mode_says_the_migrations_run_on_the_restored_database_only_under_a_hold(restore, monkeypatch):
+def test_check_mode_says_the_migrations_run_on_the_restored_database_only_under_a_hold(restore, monkeypatch,
+                                                                                      tmp_path):
     monkeypatch.setattr(backup, "verify", lambda directory, manifest_, check_utf8=True: None)
-    for hold in (True, False):
+    for hold in (backup.entrypoint.UPGRADE_HOLD_FILE, backup.entrypoint.RECOVER_HOLD_FILE, False):
         plan = restore(hold=hold).plan({"files": {"database.dump": {}}}, keep_rollback=False)
-        assert ("run this version's migrations on the restored database (migrate, held until now by the PostgreSQL "
-                "upgrade)" in plan) is hold
+        line = ("run this version's migrations on the restored database (migrate, held until now by %s)"
+                % (tmp_path / "postgres" / str(hold)))
+        assert (line in plan) is bool(hold)
         if hold:
-            assert plan.index("run this version's migrations on the restored database (migrate, held until now by "
-                              "the PostgreSQL upgrade)") == len(plan) - 3  # after the swap, before the start
+            assert plan.index(line) == len(plan) - 3  # after the swap, before the start

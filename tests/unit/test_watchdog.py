@@ -145,13 +145,14 @@ def test_a_deploys_health_wait_reads_why_only_from_a_line_written_while_it_waite
 def held_settings(tmp_path, hold):
     (tmp_path / "postgres" / "data").mkdir(parents=True)
     if hold:
-        (tmp_path / "postgres" / "aio-upgrade.json").write_text("{}", encoding="utf-8")
+        (tmp_path / "postgres" / hold).write_text("{}", encoding="utf-8")
     return {"programs": PROGRAMS, "paths": {"pgdata": str(tmp_path / "postgres" / "data"),
                                             "run": str(tmp_path / "run")}}
 
 
-@pytest.mark.parametrize("hold", [True, False], ids=["upgrade-held", "no-hold"])
-def test_a_failed_migrate_ends_the_container_unless_a_postgresql_upgrade_holds_it(tmp_path, hold):
+@pytest.mark.parametrize("hold", ["aio-upgrade.json", "aio-recover.json", None],
+                         ids=["upgrade-held", "recovery-held", "no-hold"])
+def test_a_failed_migrate_ends_the_container_unless_an_upgrade_or_a_recovery_holds_it(tmp_path, hold):
     stdin = io.StringIO(event("PROCESS_STATE_EXITED",
                               "processname:migrate groupname:migrate from_state:RUNNING expected:0 pid:9", 5)
                         + event("PROCESS_STATE_FATAL", "processname:redis groupname:redis from_state:BACKOFF", 6))
@@ -160,6 +161,6 @@ def test_a_failed_migrate_ends_the_container_unless_a_postgresql_upgrade_holds_i
                     shutdown=lambda: calls.append(1))
     # The restore that started migrate undoes it; a program lost for good (FATAL) still ends the container.
     assert len(calls) == (1 if hold else 2)
-    assert ("migrate exited unexpectedly while a PostgreSQL upgrade holds the container: it stays up"
-            in stderr.getvalue()) is hold
+    assert ("migrate exited unexpectedly while %s holds the container: it stays up"
+            % (tmp_path / "postgres" / str(hold)) in stderr.getvalue()) is bool(hold)
     assert "redis entered FATAL" in stderr.getvalue()

@@ -514,8 +514,8 @@ class Restore:
 
     def services_state(self):
         """After a rollback: whether the services are healthy again, in words (waited for as after a restore)."""
-        if self.upgrade_hold():
-            return False, "the app stays stopped: a PostgreSQL upgrade holds it until a restore succeeds"
+        if self.hold():
+            return False, "the app stays stopped: %s holds it until a restore succeeds" % self.hold()
         try:
             self.wait_healthy()
         except (BackupError, OSError, xmlrpc.client.Error) as exc:
@@ -678,6 +678,7 @@ class Restore:
             self.postgres.psql("DROP DATABASE %s" % pgtools.quote_ident(attempt.rollback_db), step="cleanup")
         if attempt.uploads_rollback:
             shutil.rmtree(attempt.uploads_rollback, ignore_errors=True)
+        self.release_recovery_hold()
         self.step("cleanup", "kept %s" % attempt.rollback_db if keep_rollback else "dropped %s" % attempt.rollback_db)
         report.update(ok=True, reason="restored %s" % os.path.basename(attempt.directory),
                       rollback_database=attempt.rollback_db if keep_rollback else None,
@@ -698,12 +699,13 @@ class Restore:
         return report
 
     def migrate_held(self):
-        """Whether run_migrate has migrations to run: a PostgreSQL upgrade's hold, and a migrate program here."""
-        return bool(self.upgrade_hold()) and "migrate" in self.settings["programs"]
+        """Whether run_migrate has migrations to run: a hold (an upgrade's or a recovery's), and a migrate
+        program here."""
+        return bool(self.hold()) and "migrate" in self.settings["programs"]
 
     def run_migrate(self):
-        """Under a PostgreSQL upgrade's hold the container's migrate program held the migrations (its
-        cluster was empty: programs.held_for_restore) and the restored database is the old version's,
+        """Under a hold (a PostgreSQL upgrade's or a recovery's) the container's migrate program held the
+        migrations (its cluster was empty: programs.held_for_restore) and the restored database is an older one,
         whatever version this image runs: supervisord runs migrate again, now on the restored data,
         before the app starts. True when it ran and exited 0; BackupError "migrate: ..." with its
         log's reason otherwise (the caller rolls back); False without a hold."""
@@ -756,8 +758,8 @@ class Restore:
                  "stop %s once that read has passed" % programs,
                  "swap the scratch database in for %s, keeping the replaced one until healthy" % self.database]
                 + (["replace the uploads"] if "uploads.tar.gz" in manifest_["files"] else [])
-                + (["run this version's migrations on the restored database (migrate, held until now by the "
-                    "PostgreSQL upgrade)"] if self.migrate_held() else [])
+                + (["run this version's migrations on the restored database (migrate, held until now by %s)"
+                    % self.hold()] if self.migrate_held() else [])
                 + [start, "keep the replaced database" if keep_rollback else "drop the replaced database"])
 
     def rollback(self, attempt):
@@ -775,9 +777,9 @@ class Restore:
         except Exception as exc:  # keep going: services must come back regardless
             self.step("rollback", "incomplete: %s" % exc)
             restored = False
-        if self.upgrade_hold():
-            # A fresh cluster of a PostgreSQL-major upgrade: its live database is empty.
-            self.step("start", "not started: a PostgreSQL upgrade holds the app (%s)" % self.upgrade_hold())
+        if self.hold():
+            # A fresh cluster (a PostgreSQL-major upgrade's, a recovery's): its live database is empty.
+            self.step("start", "not started: %s holds the app" % self.hold())
             return restored
         try:
             order = list(reversed(attempt.programs))
@@ -787,7 +789,14 @@ class Restore:
             self.step("start", "failed: %s" % exc)
         return restored
 
-    def upgrade_hold(self):
-        """The PostgreSQL-major upgrade's hold file when present (see entrypoint), else None."""
-        path = entrypoint.upgrade_hold_path(self.settings)
-        return path if path and os.path.exists(path) else None
+    def hold(self):
+        """The hold file (a PostgreSQL-major upgrade's or a recovery's) when present (see entrypoint), else None."""
+        return entrypoint.hold_path(self.settings)
+
+    def release_recovery_hold(self):
+        """After a restore that made the app healthy: a recovery's hold is done (the deploy removes an
+        upgrade's, which is also its way back)."""
+        path = self.hold()
+        if path and os.path.basename(path) == entrypoint.RECOVER_HOLD_FILE:
+            os.unlink(path)
+            self.step("hold", "removed %s: later starts start the app" % path)

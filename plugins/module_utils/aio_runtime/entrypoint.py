@@ -19,19 +19,34 @@ PROGRAMS_AVAILABLE = "/etc/supervisor/conf.d"
 # (programs.held_for_restore); the restore runs migrate on the restored data and starts the app,
 # the deploy removes the file.
 UPGRADE_HOLD_FILE = "aio-upgrade.json"
+# Written by the deploy of playbooks/recover.yml on a host without a cluster, before the container
+# first starts: the same hold until the restore from the off-host repository has put the data
+# back; that restore removes it (backup.Restore.finish), so later starts are ordinary ones.
+RECOVER_HOLD_FILE = "aio-recover.json"
+HOLD_FILES = (UPGRADE_HOLD_FILE, RECOVER_HOLD_FILE)
 HELD_PROGRAMS = ("web", "worker", "scheduler")
 
 
 def upgrade_hold_path(settings):
-    """The hold file beside the embedded cluster; None without one (external PostgreSQL)."""
+    """The upgrade's hold file beside the embedded cluster; None without one (external PostgreSQL)."""
     pgdata = settings["paths"].get("pgdata")
     return os.path.join(os.path.dirname(pgdata), UPGRADE_HOLD_FILE) if pgdata else None
 
 
-def upgrade_held(settings):
-    """Whether the hold file exists (False without paths, as the watchdog's tests give none)."""
-    path = upgrade_hold_path(settings) if settings.get("paths") else None
-    return bool(path) and os.path.exists(path)
+def hold_path(settings):
+    """The hold file (an upgrade's or a recovery's) that exists beside the embedded cluster, or None
+    (also without paths, as the watchdog's tests give none, and with external PostgreSQL)."""
+    pgdata = settings.get("paths", {}).get("pgdata")
+    for name in HOLD_FILES if pgdata else ():
+        path = os.path.join(os.path.dirname(pgdata), name)
+        if os.path.exists(path):
+            return path
+    return None
+
+
+def held(settings):
+    """Whether a hold file exists: the app waits for a restore."""
+    return hold_path(settings) is not None
 
 
 def held_program_conf(text):
@@ -50,7 +65,7 @@ def link_programs(settings, available=PROGRAMS_AVAILABLE):
     """supervisord includes the run directory's program files: only those this container runs."""
     enabled = os.path.join(settings["paths"]["run"], "programs")
     os.makedirs(enabled, mode=0o700)
-    hold = upgrade_held(settings)
+    hold = held(settings)
     for name in settings["programs"]:
         source = os.path.join(available, "%s.conf" % name)
         target = os.path.join(enabled, "%s.conf" % name)

@@ -71,8 +71,9 @@ def program_status(kind, info):
     return DOWN, state
 
 
-# A migrate program held for a PostgreSQL upgrade's restore (programs.held_for_restore): done for now.
-HELD_REASON = "held for the PostgreSQL upgrade's restore (exit 0), which runs the migrations on the restored data"
+# A migrate program held for the restore of a fresh cluster (a PostgreSQL upgrade's or a recovery's:
+# programs.held_for_restore): done for now.
+HELD_REASON = "held for the restore into a fresh cluster (exit 0), which runs the migrations on the restored data"
 
 
 def supervisor_component(programs, infos, elapsed_ms=0.0, held=()):

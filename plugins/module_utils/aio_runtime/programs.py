@@ -143,11 +143,11 @@ def database_migrated(settings, environ):
 
 
 def held_for_restore(settings, environ, migrated=None):
-    """True while a PostgreSQL-major upgrade's fresh cluster waits for its restore (the hold file exists
-    and the database was never migrated): the dump restored over it is the old version's, so this
+    """True while a fresh cluster waits for its restore (a PostgreSQL-major upgrade's or a recovery's hold
+    file exists and the database was never migrated): the dump restored over it is an older one, so this
     version's migrations must run on the restored data (the restore starts this program again), not
     now on an empty database whose django_migrations the restore would throw away."""
-    if not entrypoint.upgrade_held(settings):
+    if not entrypoint.held(settings):
         return False
     return not (migrated or database_migrated)(settings, environ)
 
@@ -162,9 +162,8 @@ def start_migrate(settings, environ, spec):
         ensure_database(settings, environ)
         if held_for_restore(settings, environ):
             launcher.write_migrate_marker(settings, launcher.MIGRATE_HELD)
-            launcher.log("held: a PostgreSQL upgrade's fresh cluster (%s) waits for its restore; role and "
-                         "database are ready, and the restore runs the migrations on the restored data"
-                         % entrypoint.upgrade_hold_path(settings))
+            launcher.log("held: a fresh cluster waits for its restore (%s); role and database are ready, and "
+                         "the restore runs the migrations on the restored data" % entrypoint.hold_path(settings))
             return
     app_env = aio_settings.app_environment(settings, environ)
     for argv in spec["commands"]:

@@ -6,8 +6,8 @@
 A long-running program in FATAL (supervisord gave up restarting it) or a one-shot
 that exited with an unexpected code (a failed migration) shuts supervisord down,
 so the container exits and Docker's restart policy acts, instead of the container
-looking alive with a dead service inside. Not while a PostgreSQL upgrade holds the
-container (entrypoint.upgrade_held): a failed migrate is then its restore's to undo.
+looking alive with a dead service inside. Not while a PostgreSQL upgrade or a recovery holds
+the container (entrypoint.held): a failed migrate is then its restore's to undo.
 """
 
 from __future__ import annotations
@@ -71,11 +71,11 @@ def listen(settings, stdin=sys.stdin, stdout=sys.stdout, stderr=sys.stderr, shut
         payload = parse_tokens(stdin.read(int(header.get("len", 0))).split("\n", 1)[0])
         known = start_reasons.reasons(settings) if header.get("eventname") == "PROCESS_STATE_FATAL" else {}
         reason = shutdown_reason(header.get("eventname", ""), payload, programs, known)
-        if reason and header.get("eventname") == "PROCESS_STATE_EXITED" and entrypoint.upgrade_held(settings):
-            # The upgrade owns this container: the restore that started migrate puts the live database
-            # back, the deploy the old container; a restart would only cut that short.
-            stderr.write("[aio watchdog] %s while a PostgreSQL upgrade holds the container: it stays up, the "
-                         "upgrade's restore and rollback handle it\n" % reason)
+        if reason and header.get("eventname") == "PROCESS_STATE_EXITED" and entrypoint.held(settings):
+            # The upgrade (or recovery) owns this container: the restore that started migrate puts the
+            # live database back, the deploy the old container; a restart would only cut that short.
+            stderr.write("[aio watchdog] %s while %s holds the container: it stays up, the restore and its "
+                         "rollback handle it\n" % (reason, entrypoint.hold_path(settings)))
             stderr.flush()
             reason = None
         if payload.get("processname") in known and header.get("eventname") == "PROCESS_STATE_FATAL":
