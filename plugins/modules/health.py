@@ -44,6 +44,14 @@ options:
     type: list
     elements: str
     choices: [supervisor, postgres, redis, web, worker, host, offsite]
+  ready_for_restore:
+    description:
+      - Wait only until the container is ready for a restore (PostgreSQL answers and the migrate program, where the
+        container runs one, has finished), leaving out the app programs that a hold keeps stopped, a PostgreSQL
+        upgrade's C(<data_dir>/postgres/aio-upgrade.json) or a recovery's C(<data_dir>/postgres/aio-recover.json).
+      - Checks the V(supervisor) and V(postgres) components; O(components) is ignored.
+    type: bool
+    default: false
   wait_timeout:
     description: Seconds to wait until healthy; V(0) checks once and reports without failing on an unhealthy result.
     type: int
@@ -110,6 +118,7 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.glitchtip.aio.plugins.module_utils import container_exec
+from ansible_collections.glitchtip.aio.plugins.module_utils import postgres_upgrade as pgu
 from ansible_collections.glitchtip.aio.plugins.module_utils.aio_runtime import health as health_rules
 
 
@@ -117,16 +126,24 @@ class HealthChecker:
     def __init__(self, module):
         self.module = module
         self.container = container_exec.AioContainer(module.params["container"], module.params["docker_host"])
-        self.watch = container_exec.HealthWatch(self.container, module.params["components"],
-                                                module.params["log_dir"])
+        ready = module.params["ready_for_restore"]
+        self.watch = container_exec.HealthWatch(self.container, pgu.READINESS_COMPONENTS if ready
+                                                else module.params["components"], module.params["log_dir"])
+
+    def observe(self):
+        """The watch's report, reduced to a restore's readiness when asked (pgu.readiness)."""
+        report, reason = self.watch.observe()
+        if self.module.params["ready_for_restore"] and report is not None:
+            report = pgu.readiness(report)
+        return report, reason
 
     def run(self):
         params = self.module.params
         started = time.monotonic()
         if params["wait_timeout"] > 0:
-            outcome, report, reason, attempts = self.watch.wait(params["wait_timeout"], params["interval"])
+            outcome, report, reason, attempts = self.watch.wait(params["wait_timeout"], params["interval"], self.observe)
         else:
-            report, reason = self.watch.observe()
+            report, reason = self.observe()
             attempts = 1
             outcome = "ok" if report and report.get("status") == health_rules.OK else "reported"
         result = {
@@ -155,6 +172,7 @@ def main():
         argument_spec=dict(
             container_exec.CONTAINER_ARGUMENTS,
             components=dict(type="list", elements="str", choices=list(health_rules.COMPONENTS)),
+            ready_for_restore=dict(type="bool", default=False),
             wait_timeout=dict(type="int", default=0),
             interval=dict(type="float", default=1.0),
             log_dir=dict(type="path"),

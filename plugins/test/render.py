@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from ansible_collections.glitchtip.aio.plugins.module_utils import render
-from ansible_collections.glitchtip.aio.plugins.module_utils.aio_runtime import schedule
+from ansible_collections.glitchtip.aio.plugins.module_utils.aio_runtime import backup_files, schedule
 
 
 def image_reference(value):
@@ -27,6 +27,11 @@ def cron_expression(value):
     return True
 
 
+def backup_name(value):
+    """True when value names a backup as the runtime writes them (glitchtip-YYYYmmddTHHMMSSZ)."""
+    return backup_files.backup_time(str(value)) is not None
+
+
 class TestModule:
     def tests(self):
-        return {"image_reference": image_reference, "cron_expression": cron_expression}
+        return {"image_reference": image_reference, "cron_expression": cron_expression, "backup_name": backup_name}

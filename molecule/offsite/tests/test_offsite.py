@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import subprocess
+import threading
 import time
 import uuid
 
@@ -21,8 +22,8 @@ import docker
 import pytest
 import yaml
 
-from aio_testlib import (Sink, aio, generate_data, health, http, psql, recap, run_playbook, table_checksums,
-                         upload_checksums, wait_healthy)
+from aio_testlib import (Sink, aio, generate_data, health, http, psql, recap, run_playbook, store_processed_event,
+                         table_checksums, upload_checksums, wait_healthy)
 
 testinfra_hosts = ["ansible://localhost"]
 
@@ -228,8 +229,35 @@ print(files.backup_name(old))
     assert code == 0 and "s3: last good copy" in json.loads(out)["before"]["offsite"], out
 
 
+def recover_under_probe(url, *args):
+    """recover.yml with ARGS while URL (a processed event) is asked for every 100 ms: (completed process,
+    [(seconds since start, status or None when the request failed)])."""
+    stop, seen, started = threading.Event(), [], time.monotonic()
+
+    def probe():
+        while not stop.is_set():
+            try:
+                status, _body = http(url, timeout=2)
+            except OSError:
+                status = None
+            seen.append((round(time.monotonic() - started, 2), status))
+            stop.wait(0.1)
+
+    prober = threading.Thread(target=probe)
+    prober.start()
+    try:
+        result = run_playbook("recover.yml", *args)
+    finally:
+        time.sleep(0.5)
+        stop.set()
+        prober.join()
+    return result, seen
+
+
 def test_a_lost_host_comes_back_from_the_s3_repository_alone(engine, settings):
     container = the_container(engine, settings)
+    base = "http://127.0.0.1:%s" % settings["glitchtip_container_web_host_port"]
+    event = store_processed_event(lambda sql: psql(container, sql), base, base, "before the host was lost", 60)
     code, report = backup_report(container)
     assert code == 0 and report["destinations"]["s3"]["ok"], report
     tables, uploads = table_checksums(container), upload_checksums(settings)
@@ -241,10 +269,15 @@ def test_a_lost_host_comes_back_from_the_s3_repository_alone(engine, settings):
                                "glitchtip_redis_password": vault["redis_password"],
                                "glitchtip_backup_encryption_key": vault[KEY_NAME]})]
     started = time.monotonic()
-    result = run_playbook("recover.yml", "-e", "source=s3", *extra)
+    result, seen = recover_under_probe("%s/api/0/events/%s/" % (base, event), "-e", "source=s3", *extra)
     took = time.monotonic() - started
     assert result.returncode == 0, result.stdout[-5000:]
     print("recovered from s3 in %.0f s (deploy on an empty host + restore of %s)" % (took, report["name"]))
+    # The app was held until the restore: its first answer, and every one after, is the restored event; an
+    # empty GlitchTip (the deploy's fresh cluster) would have answered 404.
+    answers = [(at, status) for at, status in seen if status is not None]
+    assert answers and all(status == 200 for _at, status in answers), answers[:10]
+    assert not os.path.exists(os.path.join(settings["glitchtip_data_dir"], "postgres", "aio-recover.json"))
     container = the_container(engine, settings)
     wait_healthy(container)
     assert table_checksums(container) == tables
@@ -255,6 +288,21 @@ def test_a_lost_host_comes_back_from_the_s3_repository_alone(engine, settings):
     status, _body = http("http://127.0.0.1:%s/_health/" % settings["glitchtip_container_web_host_port"])
     assert status == 200
     STATE["tables"] = tables
+
+
+def test_a_hold_left_by_an_unfinished_recovery_is_said_before_an_ordinary_deploy_changes_anything(engine, settings):
+    container = the_container(engine, settings)
+    hold = os.path.join(settings["glitchtip_data_dir"], "postgres", "aio-recover.json")
+    with open(hold, "w", encoding="utf-8") as handle:
+        handle.write('{"source": "s3", "backup": "latest"}\n')
+    try:
+        result = run_playbook("deploy.yml")
+    finally:
+        os.unlink(hold)
+    assert result.returncode != 0
+    assert "an earlier recovery did not finish: %s keeps web, worker and scheduler stopped" % hold in said(result), \
+        said(result)[-2000:]
+    assert the_container(engine, settings).attrs["State"]["StartedAt"] == container.attrs["State"]["StartedAt"]
 
 
 def test_a_corrupted_repository_is_refused_before_anything_live_is_touched(engine, settings):
