@@ -124,3 +124,44 @@ def test_every_line_of_a_key_file_is_redacted_from_what_restic_prints():
                                    secrets=["s3-secret-value"])
     text = "Load key: b3BlbnNzaC1rZXktdjEAAAAA; pw repository-key-1; s3 s3-secret-value"
     assert restic.redact(text, repository.secrets) == "Load key: <redacted>; pw <redacted>; s3 <redacted>"
+
+
+# A restic stand-in for dump --archive tar: the archive, then (a moment later, as restic's own writer
+# does) the padding to the record size, dying of SIGPIPE like a Go program if the pipe was closed.
+FAKE_DUMP = r'''
+import io, os, signal, sys, tarfile, time
+signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+directory = sys.argv[1]
+data = open(os.path.join(directory, "manifest.json"), "rb").read()
+archive = io.BytesIO()
+with tarfile.open(fileobj=archive, mode="w", format=tarfile.PAX_FORMAT) as tar:
+    info = tarfile.TarInfo(directory.lstrip("/") + "/manifest.json")
+    info.size = len(data)
+    tar.addfile(info, io.BytesIO(data))
+body = archive.getvalue().rstrip(b"\0")
+body += b"\0" * (-len(body) % 512) + b"\0" * 1024  # up to and with the two end-of-archive blocks
+body += b"\0" * (-len(body) % tarfile.RECORDSIZE)  # whole records, as tarfile reads them
+sys.stdout.buffer.write(body)
+sys.stdout.buffer.flush()
+time.sleep(0.3)
+sys.stdout.buffer.write(b"\0" * 65536)  # the padding restic writes after them
+sys.stdout.buffer.flush()
+'''
+
+
+def test_a_read_back_drains_restics_padding_so_it_never_dies_of_sigpipe(tmp_path):
+    import subprocess
+    import sys
+
+    directory = tmp_path / "glitchtip-20261203T020000Z"
+    directory.mkdir()
+    (directory / files.MANIFEST).write_text('{"files": {}}\n', encoding="utf-8")
+    script = tmp_path / "fake_restic.py"
+    script.write_text(FAKE_DUMP, encoding="utf-8")
+
+    def popen(argv, **kwargs):
+        assert argv[-5:] == ["dump", "--archive", "tar", "0123456789abcdef", str(directory)]
+        return subprocess.Popen([sys.executable, str(script), str(directory)], **kwargs)
+
+    repository = restic.Repository("sftp", "sftp:backup@host:/srv/repo/restic", "k" * 64, popen=popen)
+    assert repository.read_back("0123456789abcdef", str(directory), {"files": {}}) == 1

@@ -258,6 +258,10 @@ class Repository(Destination):
                 raise BackupError("verify: %s: cannot run restic: %s" % (self.name, exc.strerror or exc)) from exc
             try:
                 found, broken = tar_digests(proc.stdout, directory), None
+                # tarfile stops at the end-of-archive blocks; restic still writes the padding after them,
+                # and a pipe closed before that kills it with SIGPIPE (exit -13) though nothing was wrong.
+                while proc.stdout.read(_CHUNK):
+                    pass
             except (tarfile.TarError, OSError, EOFError) as exc:
                 found, broken = {}, exc
             proc.stdout.close()
