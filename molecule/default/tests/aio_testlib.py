@@ -223,6 +223,36 @@ def probe_until(url, stop, probes):
     probes.longest_gap = max(probes.longest_gap, time.monotonic() - last_ok)
 
 
+def playbook_under_probe(url, playbook, *args, env=None, each=None):
+    """PLAYBOOK with ARGS while URL is asked for every 100 ms (2 s timeout): (completed process, seen), each
+    entry of seen (seconds since the start, status or None when the request failed). EACH(), when given,
+    runs after every probe (to watch something else at the same pace)."""
+    import threading
+
+    stop, seen, started = threading.Event(), [], time.monotonic()
+
+    def probe():
+        while not stop.is_set():
+            try:
+                status, _body = http(url, timeout=2)
+            except OSError:
+                status = None
+            seen.append((round(time.monotonic() - started, 2), status))
+            if each:
+                each()
+            stop.wait(0.1)
+
+    prober = threading.Thread(target=probe)
+    prober.start()
+    try:
+        result = run_playbook(playbook, *args, env=env)
+    finally:
+        time.sleep(0.5)
+        stop.set()
+        prober.join()
+    return result, seen
+
+
 def restart_playbook_under_probe(url):
     """restart.yml (notifications off) while url is probed every 100 ms: (its completed process, the
     Probes)."""

@@ -14,8 +14,6 @@ import os
 import re
 import shutil
 import sys
-import threading
-import time
 import urllib.error
 import urllib.request
 import uuid
@@ -25,8 +23,8 @@ import pytest
 sys.path.insert(0, os.path.join(os.environ.get("MOLECULE_PROJECT_DIRECTORY", os.path.abspath(
     os.path.join(__file__, "../../../.."))), "molecule", "default", "tests"))
 
-from aio_testlib import generate_data, http, psql, run_playbook, store_processed_event, table_checksums  # noqa: E402
-from aio_testlib import upload_checksums, wait_healthy  # noqa: E402
+from aio_testlib import generate_data, http, playbook_under_probe, psql, run_playbook  # noqa: E402
+from aio_testlib import store_processed_event, table_checksums, upload_checksums, wait_healthy  # noqa: E402
 
 testinfra_hosts = ["ansible://localhost"]
 
@@ -74,31 +72,16 @@ def deploy_under_probe(settings, *args, env=None):
 
     url = "%s/api/0/events/%s/" % (base_url(settings), STATE["event"])
     aside = settings["glitchtip_container_name"] + "-pg15-old"
-    stop, seen, policies = threading.Event(), [], set()
-    started = time.monotonic()
+    policies = set()
     engine = docker.from_env()
 
-    def probe():
-        while not stop.is_set():
-            try:
-                status, _body = http(url, timeout=2)
-            except OSError:
-                status = None
-            seen.append((round(time.monotonic() - started, 2), status))
-            try:
-                policies.add(engine.api.inspect_container(aside)["HostConfig"]["RestartPolicy"]["Name"])
-            except docker.errors.NotFound:
-                pass
-            stop.wait(0.1)
+    def watch_aside():
+        try:
+            policies.add(engine.api.inspect_container(aside)["HostConfig"]["RestartPolicy"]["Name"])
+        except docker.errors.NotFound:
+            pass
 
-    prober = threading.Thread(target=probe)
-    prober.start()
-    try:
-        result = run_playbook("deploy.yml", "-v", *args, env=env)
-    finally:
-        time.sleep(0.5)
-        stop.set()
-        prober.join()
+    result, seen = playbook_under_probe(url, "deploy.yml", "-v", *args, env=env, each=watch_aside)
     STATE["aside_policies"] = policies
     return result, seen
 
@@ -302,7 +285,7 @@ def test_a_version_change_with_the_move_runs_the_new_versions_migrations_on_the_
     assert cluster_major(settings) == "17"
     # On the fresh cluster migrate only prepared role and database; the restore ran it on the restored data.
     with open(os.path.join(settings["glitchtip_data_dir"], "logs", "migrate.err.log")) as handle:
-        assert "held: a PostgreSQL upgrade's fresh cluster" in handle.read()
+        assert "held: a fresh cluster waits for its restore (/data/postgres/aio-upgrade.json)" in handle.read()
     # 5.2's migrations as they were, plus 6.2's own, and its table; every other table as before.
     assert applied_migrations(container) >= migrations | {SIX_MIGRATION}
     after = table_checksums(container)
