@@ -13,8 +13,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
-import threading
 import time
 import uuid
 
@@ -22,8 +20,8 @@ import docker
 import pytest
 import yaml
 
-from aio_testlib import (Sink, aio, generate_data, health, http, psql, recap, run_playbook, store_processed_event,
-                         table_checksums, upload_checksums, wait_healthy)
+from aio_testlib import (Sink, aio, generate_data, health, http, playbook_under_probe, psql, recap, run_playbook,
+                         store_processed_event, table_checksums, upload_checksums, wait_healthy)
 
 testinfra_hosts = ["ansible://localhost"]
 
@@ -118,6 +116,9 @@ def test_each_backup_is_sent_to_both_repositories_encrypted_and_read_back(engine
     assert result.returncode == 0, result.stdout[-4000:]
     text = said(result)
     assert re.search(r"written and verified; sent to (sftp, s3|s3, sftp)", text), text[-3000:]
+    for name, scheme in (("sftp", "sftp:"), ("s3", "s3:https://")):  # each copy's own line, without -v too
+        assert re.search(r"%s: snapshot [0-9a-f]{8} in %s\S+: [0-9.]+ \w+ sent, stored and read back \(\d+ files "
+                         r"equal to the manifest\), in [0-9.]+ s" % (name, re.escape(scheme)), text), text[-3000:]
     code, report = backup_report(container)
     assert code == 0 and report["ok"], report
     local_files = len(report["files"]) + 1  # and manifest.json
@@ -147,8 +148,14 @@ def test_a_failed_copy_keeps_the_local_backup_and_is_sent_to_the_webhooks(engine
     try:
         code, report = backup_report(container, "--notify-failure",
                                      environment={"AIO_NOTIFY_WEBHOOK_URL": sink.url("/generic")})
+        played = run_playbook("backup.yml")
     finally:
         network.connect(SFTP_SERVER)
+    # The playbook fails, so a script running it sees the copy missing; the local backup is kept.
+    assert played.returncode != 0
+    assert re.search(r"glitchtip-\d{8}T\d{6}Z is kept and verified in \S+/backups, but sftp did not get it",
+                     said(played)), said(played)[-3000:]
+    assert re.search(r"sftp: FAILED in [0-9.]+ s: repository: sftp: cannot open the repository", said(played))
     assert code == 0 and report["ok"], report  # the local backup is kept and verified
     assert os.path.isfile(os.path.join(settings["glitchtip_data_dir"], "backups", report["name"], "manifest.json"))
     sftp, s3 = report["destinations"]["sftp"], report["destinations"]["s3"]
@@ -189,6 +196,14 @@ def test_a_wrong_key_is_refused_by_name_and_changes_nothing(engine, settings):
     refused = json.loads(out)
     assert code == 1 and refused["touched"] is False and refused["failed_step"] == "repository", refused
     assert repository_backups(container) == before
+    # A deploy given another key than the stored one refuses before writing secrets.yml or touching anything.
+    secrets_before = stored_secrets(settings)
+    result = run_playbook("deploy.yml", "-e", "glitchtip_backup_encryption_key=" + wrong["AIO_BACKUP_ENCRYPTION_KEY"])
+    assert result.returncode != 0
+    assert "glitchtip_backup_encryption_key differs from backup_encryption_key in" in said(result), said(result)[-2000:]
+    assert wrong["AIO_BACKUP_ENCRYPTION_KEY"] not in result.stdout
+    assert stored_secrets(settings) == secrets_before
+    assert the_container(engine, settings).attrs["State"]["StartedAt"] == container.attrs["State"]["StartedAt"]
 
 
 def test_retention_applies_on_the_repository_never_to_the_newest(engine, settings):
@@ -229,31 +244,6 @@ print(files.backup_name(old))
     assert code == 0 and "s3: last good copy" in json.loads(out)["before"]["offsite"], out
 
 
-def recover_under_probe(url, *args):
-    """recover.yml with ARGS while URL (a processed event) is asked for every 100 ms: (completed process,
-    [(seconds since start, status or None when the request failed)])."""
-    stop, seen, started = threading.Event(), [], time.monotonic()
-
-    def probe():
-        while not stop.is_set():
-            try:
-                status, _body = http(url, timeout=2)
-            except OSError:
-                status = None
-            seen.append((round(time.monotonic() - started, 2), status))
-            stop.wait(0.1)
-
-    prober = threading.Thread(target=probe)
-    prober.start()
-    try:
-        result = run_playbook("recover.yml", *args)
-    finally:
-        time.sleep(0.5)
-        stop.set()
-        prober.join()
-    return result, seen
-
-
 def test_a_lost_host_comes_back_from_the_s3_repository_alone(engine, settings):
     container = the_container(engine, settings)
     base = "http://127.0.0.1:%s" % settings["glitchtip_container_web_host_port"]
@@ -269,7 +259,7 @@ def test_a_lost_host_comes_back_from_the_s3_repository_alone(engine, settings):
                                "glitchtip_redis_password": vault["redis_password"],
                                "glitchtip_backup_encryption_key": vault[KEY_NAME]})]
     started = time.monotonic()
-    result, seen = recover_under_probe("%s/api/0/events/%s/" % (base, event), "-e", "source=s3", *extra)
+    result, seen = playbook_under_probe("%s/api/0/events/%s/" % (base, event), "recover.yml", "-e", "source=s3", *extra)
     took = time.monotonic() - started
     assert result.returncode == 0, result.stdout[-5000:]
     print("recovered from s3 in %.0f s (deploy on an empty host + restore of %s)" % (took, report["name"]))
@@ -278,6 +268,18 @@ def test_a_lost_host_comes_back_from_the_s3_repository_alone(engine, settings):
     answers = [(at, status) for at, status in seen if status is not None]
     assert answers and all(status == 200 for _at, status in answers), answers[:10]
     assert not os.path.exists(os.path.join(settings["glitchtip_data_dir"], "postgres", "aio-recover.json"))
+    assert "Recovered from s3: restored %s" % report["name"] in said(result)
+    # It ended with the new host's first backup, here and in both repositories: health has a good copy.
+    offsite = health(the_container(engine, settings))["components"]["offsite"]
+    assert offsite["status"] == "ok" and "s3: last good copy 0.0 h ago" in offsite["reason"], offsite
+    # Run again on this host, which has its database now: refused before anything changes (restore.yml is
+    # the way to replace data on purpose).
+    started_at = the_container(engine, settings).attrs["State"]["StartedAt"]
+    again = run_playbook("recover.yml", "-e", "source=s3", *extra)
+    assert again.returncode != 0
+    assert "postgres/data holds a database already: recover.yml brings back a host that lost its data" in \
+        said(again), said(again)[-2000:]
+    assert the_container(engine, settings).attrs["State"]["StartedAt"] == started_at
     container = the_container(engine, settings)
     wait_healthy(container)
     assert table_checksums(container) == tables
