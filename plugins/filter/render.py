@@ -2,7 +2,7 @@
 # Copyright: glitchtip-aio contributors
 # MIT License (see LICENSE)
 """Filters the image templates use to escape values for supervisord and Dockerfile syntax; health rows, the
-components a deploy waits for and the backup destinations' container environment."""
+components a deploy waits for, the backup destinations' container environment and their report lines."""
 
 from __future__ import annotations
 
@@ -56,6 +56,11 @@ def backup_destination_packages(config):
     return destinations.packages(config)
 
 
+def backup_copy_lines(outcomes):
+    """One line per off-host copy of a backup (aio_runtime/destinations.py outcome_lines)."""
+    return destinations.outcome_lines(outcomes or {})
+
+
 class FilterModule:
     def filters(self):
         filters = {name: _wrap(getattr(render, name)) for name in (
@@ -66,4 +71,5 @@ class FilterModule:
         filters["backup_destination_environment"] = backup_destination_environment
         filters["backup_destination_problems"] = backup_destination_problems
         filters["backup_destination_packages"] = backup_destination_packages
+        filters["backup_copy_lines"] = backup_copy_lines
         return filters

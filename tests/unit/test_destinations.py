@@ -224,3 +224,21 @@ def test_the_deploy_refuses_a_kind_no_file_provides():
     assert destinations.problems({"off_host": {"Keep": 1}}) == [
         "'off_host' is not a backup destination kind (lowercase letters and digits, not 'local')",
         "off_host: 'Keep' is not a setting name (lowercase letters, digits and _)"]
+
+
+def test_each_copy_has_a_line_saying_what_was_stored_where_or_why_not():
+    outcomes = {
+        "sftp": {"ok": True, "snapshot": "1a2b3c4d", "repository": "sftp:backup@host:/srv/repo/restic",
+                 "bytes_sent": 22126182, "reason": "stored and read back (30 files equal to the manifest)",
+                 "seconds": 8.7},
+        "s3": {"ok": False, "failed_step": "repository", "seconds": 0.4,
+               "reason": "repository: s3: cannot open the repository at s3:https://h/b/restic: timeout"},
+        "other": {"ok": True, "snapshot": "5e6f", "repository": "r", "bytes_sent": 512, "reason": "stored",
+                  "seconds": 1.0},
+    }
+    assert destinations.outcome_lines(outcomes) == [
+        "sftp: snapshot 1a2b3c4d in sftp:backup@host:/srv/repo/restic: 21.1 MiB sent, stored and read back "
+        "(30 files equal to the manifest), in 8.7 s",
+        "s3: FAILED in 0.4 s: repository: s3: cannot open the repository at s3:https://h/b/restic: timeout",
+        "other: snapshot 5e6f in r: 512 B sent, stored, in 1.0 s"]
+    assert destinations.outcome_lines({}) == []

@@ -272,7 +272,7 @@ def test_filter_plugin_exposes_the_render_functions():
     assert set(filters) == {"supervisor_value", "supervisor_quoted", "supervisor_environment", "program_name",
                             "image_reference", "health_row", "container_environment", "registry_host",
                             "health_wait_components", "backup_destination_environment", "backup_destination_problems",
-                            "backup_destination_packages"}
+                            "backup_destination_packages", "backup_copy_lines"}
     assert filters["supervisor_environment"]({"A": "it's"}, "x") == render.supervisor_environment({"A": "it's"})
 
 

@@ -243,6 +243,31 @@ def failed(outcomes):
     return sorted(name for name, outcome in (outcomes or {}).items() if not outcome.get("ok", True))
 
 
+def _size(count):
+    """COUNT bytes in the unit that reads best (B, KiB, MiB, GiB)."""
+    if not isinstance(count, int):
+        return "an unknown amount"
+    for unit in ("B", "KiB", "MiB"):
+        if count < 1024:
+            return "%d %s" % (count, unit) if unit == "B" else "%.1f %s" % (count, unit)
+        count /= 1024.0
+    return "%.1f GiB" % count
+
+
+def outcome_lines(outcomes):
+    """One line per destination, in the order sent: what was stored where, how much went over the wire and what
+    was read back, or why the copy failed (backup.yml's report)."""
+    lines = []
+    for name, outcome in outcomes.items():
+        if outcome.get("ok"):
+            lines.append("%s: snapshot %s in %s: %s sent, %s, in %s s" % (
+                name, outcome.get("snapshot"), outcome.get("repository"), _size(outcome.get("bytes_sent")),
+                outcome.get("reason"), outcome.get("seconds")))
+        else:
+            lines.append("%s: FAILED in %s s: %s" % (name, outcome.get("seconds"), outcome.get("reason")))
+    return lines
+
+
 def summary(outcomes):
     """The report's words for the further destinations' outcomes ("" when there are none)."""
     if not outcomes:
