@@ -187,10 +187,11 @@ class HealthWatch:
     the health module's wait and the PostgreSQL upgrade's.
     """
 
-    def __init__(self, container, components=None, log_dir=None):
+    def __init__(self, container, components=None, log_dir=None, reduce=None):
         self.container = container
         self.components = list(components or [])
         self.log_dir = log_dir
+        self.reduce = reduce  # applied to each report (postgres_upgrade.readiness: ready for a restore)
         self.first_attrs = container.inspect()
         self.last_attrs = self.first_attrs
         self.since = time.time()
@@ -218,14 +219,12 @@ class HealthWatch:
         try:
             _code, report = self.container.exec_aio_json(self.args())
         except ContainerError as exc:
-            return {"status": health_rules.UNKNOWN, "components": {}, "error": str(exc)}, None
-        return report, None
+            report = {"status": health_rules.UNKNOWN, "components": {}, "error": str(exc)}
+        return (self.reduce(report) if self.reduce else report), None
 
-    def wait(self, timeout, interval, observe=None):
-        """health_rules.wait_until_healthy over observe (this watch's by default): (outcome, report, reason,
-        attempts)."""
-        return health_rules.wait_until_healthy(observe or self.observe, timeout, interval, time.monotonic,
-                                               time.sleep)
+    def wait(self, timeout, interval):
+        """health_rules.wait_until_healthy over observe: (outcome, report, reason, attempts)."""
+        return health_rules.wait_until_healthy(self.observe, timeout, interval, time.monotonic, time.sleep)
 
 
 def program_log_tails(log_dir, programs, lines, secrets):

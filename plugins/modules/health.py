@@ -126,24 +126,20 @@ class HealthChecker:
     def __init__(self, module):
         self.module = module
         self.container = container_exec.AioContainer(module.params["container"], module.params["docker_host"])
-        ready = module.params["ready_for_restore"]
-        self.watch = container_exec.HealthWatch(self.container, pgu.READINESS_COMPONENTS if ready
-                                                else module.params["components"], module.params["log_dir"])
-
-    def observe(self):
-        """The watch's report, reduced to a restore's readiness when asked (pgu.readiness)."""
-        report, reason = self.watch.observe()
-        if self.module.params["ready_for_restore"] and report is not None:
-            report = pgu.readiness(report)
-        return report, reason
+        if module.params["ready_for_restore"]:
+            self.watch = container_exec.HealthWatch(self.container, pgu.READINESS_COMPONENTS, module.params["log_dir"],
+                                                    reduce=pgu.readiness)
+        else:
+            self.watch = container_exec.HealthWatch(self.container, module.params["components"],
+                                                    module.params["log_dir"])
 
     def run(self):
         params = self.module.params
         started = time.monotonic()
         if params["wait_timeout"] > 0:
-            outcome, report, reason, attempts = self.watch.wait(params["wait_timeout"], params["interval"], self.observe)
+            outcome, report, reason, attempts = self.watch.wait(params["wait_timeout"], params["interval"])
         else:
-            report, reason = self.observe()
+            report, reason = self.watch.observe()
             attempts = 1
             outcome = "ok" if report and report.get("status") == health_rules.OK else "reported"
         result = {

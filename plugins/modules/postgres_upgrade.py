@@ -304,13 +304,8 @@ def wait_healthy(container, params):
 
 def wait_ready_for_restore(container, params):
     """Until the new container's PostgreSQL answers and its migration has finished (pgu.readiness)."""
-    watch = container_exec.HealthWatch(container, pgu.READINESS_COMPONENTS, log_dir(params))
-
-    def observe():
-        report, fatal = watch.observe()
-        return (pgu.readiness(report) if report is not None else None), fatal
-
-    outcome, _report, reason, _attempts = watch.wait(params["wait_timeout"], WAIT_INTERVAL, observe)
+    watch = container_exec.HealthWatch(container, pgu.READINESS_COMPONENTS, log_dir(params), reduce=pgu.readiness)
+    outcome, _report, reason, _attempts = watch.wait(params["wait_timeout"], WAIT_INTERVAL)
     if outcome != "ok":
         raise StepError("start", "the new container %s is not ready for the restore (its PostgreSQL and migration, "
                         "within %ds): %s: %s" % (container.name, params["wait_timeout"], reason, logs_tail(container)))
