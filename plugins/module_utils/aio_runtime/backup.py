@@ -514,8 +514,9 @@ class Restore:
 
     def services_state(self):
         """After a rollback: whether the services are healthy again, in words (waited for as after a restore)."""
-        if self.hold():
-            return False, "the app stays stopped: %s holds it until a restore succeeds" % self.hold()
+        hold = self.hold()
+        if hold:
+            return False, "the app stays stopped: %s holds it until a restore succeeds" % hold
         try:
             self.wait_healthy()
         except (BackupError, OSError, xmlrpc.client.Error) as exc:
@@ -777,9 +778,10 @@ class Restore:
         except Exception as exc:  # keep going: services must come back regardless
             self.step("rollback", "incomplete: %s" % exc)
             restored = False
-        if self.hold():
+        hold = self.hold()
+        if hold:
             # A fresh cluster (a PostgreSQL-major upgrade's, a recovery's): its live database is empty.
-            self.step("start", "not started: %s holds the app" % self.hold())
+            self.step("start", "not started: %s holds the app" % hold)
             return restored
         try:
             order = list(reversed(attempt.programs))

@@ -27,12 +27,6 @@ HOLD_FILES = (UPGRADE_HOLD_FILE, RECOVER_HOLD_FILE)
 HELD_PROGRAMS = ("web", "worker", "scheduler")
 
 
-def upgrade_hold_path(settings):
-    """The upgrade's hold file beside the embedded cluster; None without one (external PostgreSQL)."""
-    pgdata = settings["paths"].get("pgdata")
-    return os.path.join(os.path.dirname(pgdata), UPGRADE_HOLD_FILE) if pgdata else None
-
-
 def hold_path(settings):
     """The hold file (an upgrade's or a recovery's) that exists beside the embedded cluster, or None
     (also without paths, as the watchdog's tests give none, and with external PostgreSQL)."""
