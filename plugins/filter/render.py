@@ -61,6 +61,11 @@ def backup_copy_lines(outcomes):
     return destinations.outcome_lines(outcomes or {})
 
 
+def backup_copy_failures(outcomes):
+    """The destinations whose copy failed, by name (aio_runtime/destinations.py failed)."""
+    return destinations.failed(outcomes)
+
+
 class FilterModule:
     def filters(self):
         filters = {name: _wrap(getattr(render, name)) for name in (
@@ -72,4 +77,5 @@ class FilterModule:
         filters["backup_destination_problems"] = backup_destination_problems
         filters["backup_destination_packages"] = backup_destination_packages
         filters["backup_copy_lines"] = backup_copy_lines
+        filters["backup_copy_failures"] = backup_copy_failures
         return filters

@@ -272,8 +272,14 @@ def test_filter_plugin_exposes_the_render_functions():
     assert set(filters) == {"supervisor_value", "supervisor_quoted", "supervisor_environment", "program_name",
                             "image_reference", "health_row", "container_environment", "registry_host",
                             "health_wait_components", "backup_destination_environment", "backup_destination_problems",
-                            "backup_destination_packages", "backup_copy_lines"}
+                            "backup_destination_packages", "backup_copy_lines", "backup_copy_failures"}
     assert filters["supervisor_environment"]({"A": "it's"}, "x") == render.supervisor_environment({"A": "it's"})
+
+
+def test_the_copy_failures_filter_is_the_runtimes_rule():
+    failures = render_filter.FilterModule().filters()["backup_copy_failures"]
+    assert failures({"sftp": {"ok": False}, "s3": {"ok": True}, "b2": {"ok": False}}) == ["b2", "sftp"]
+    assert failures({}) == [] and failures(None) == []
 
 
 def test_the_health_wait_filter_is_the_runtimes_list():
